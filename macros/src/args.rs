@@ -1,0 +1,176 @@
+//! Parses the attribute's arguments: `name = "..."`, `capacity = N`, `factory = path`.
+//! Every mistake is recorded and parsing goes on, so one build shows them all.
+
+use proc_macro2::{Span, TokenStream};
+use syn::parse::Parser;
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{Expr, ExprLit, ExprPath, Lit, LitInt, LitStr, Meta, Path, Token};
+
+use crate::Errors;
+
+/// The keys the attribute accepts, in the order its documentation gives them.
+const KEYS: &[&str] = &["name", "capacity", "factory"];
+
+/// One argument that parsed, with the span of its key.
+pub(crate) struct Arg<T> {
+    pub(crate) key: Span,
+    pub(crate) value: T,
+}
+
+/// The arguments as written, each checked for its own form only.
+#[derive(Default)]
+pub(crate) struct Args {
+    pub(crate) name: Option<Arg<LitStr>>,
+    pub(crate) capacity: Option<Arg<LitInt>>,
+    pub(crate) factory: Option<Arg<Path>>,
+}
+
+impl Args {
+    pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Self {
+        let mut args = Self::default();
+        let metas = match Punctuated::<Meta, Token![,]>::parse_terminated.parse2(tokens) {
+            Ok(metas) => metas,
+            Err(error) => {
+                errors.push(error);
+                return args;
+            }
+        };
+        for meta in metas {
+            args.add(meta, errors);
+        }
+        args
+    }
+
+    fn add(&mut self, meta: Meta, errors: &mut Errors) {
+        let path = meta.path();
+        let Some(key) = path
+            .get_ident()
+            .map(ToString::to_string)
+            .filter(|k| KEYS.contains(&k.as_str()))
+        else {
+            let written = quote::ToTokens::to_token_stream(path)
+                .to_string()
+                .replace(' ', "");
+            errors.error(
+                path,
+                format!("unknown argument `{written}`; expected {}", expected_keys()),
+            );
+            return;
+        };
+        let key_span = path.span();
+        let Meta::NameValue(name_value) = meta else {
+            errors.error(&meta, format!("expected `{key} = {}`", example(&key)));
+            return;
+        };
+        let value = name_value.value;
+        match key.as_str() {
+            "name" => set(
+                &mut self.name,
+                &key,
+                key_span,
+                string_literal(&value),
+                &value,
+                errors,
+            ),
+            "capacity" => set(
+                &mut self.capacity,
+                &key,
+                key_span,
+                int_literal(&value),
+                &value,
+                errors,
+            ),
+            _ => set(
+                &mut self.factory,
+                &key,
+                key_span,
+                path_value(&value),
+                &value,
+                errors,
+            ),
+        }
+    }
+}
+
+/// Records one argument, or the error that its value has the wrong form or that it is
+/// given twice.
+fn set<T>(
+    slot: &mut Option<Arg<T>>,
+    key: &str,
+    key_span: Span,
+    value: Option<T>,
+    written: &Expr,
+    errors: &mut Errors,
+) {
+    if slot.is_some() {
+        errors.push(syn::Error::new(
+            key_span,
+            format!("duplicate `{key}` argument"),
+        ));
+        return;
+    }
+    match value {
+        Some(value) => {
+            *slot = Some(Arg {
+                key: key_span,
+                value,
+            })
+        }
+        None => errors.error(
+            written,
+            format!("expected {}, like `{key} = {}`", kind(key), example(key)),
+        ),
+    }
+}
+
+fn string_literal(value: &Expr) -> Option<LitStr> {
+    match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(lit), ..
+        }) => Some(lit.clone()),
+        _ => None,
+    }
+}
+
+fn int_literal(value: &Expr) -> Option<LitInt> {
+    match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(lit), ..
+        }) => Some(lit.clone()),
+        _ => None,
+    }
+}
+
+fn path_value(value: &Expr) -> Option<Path> {
+    match value {
+        Expr::Path(ExprPath {
+            qself: None, path, ..
+        }) => Some(path.clone()),
+        _ => None,
+    }
+}
+
+fn kind(key: &str) -> &'static str {
+    match key {
+        "name" => "a string literal",
+        "capacity" => "an integer literal",
+        _ => "a path to a function",
+    }
+}
+
+fn example(key: &str) -> &'static str {
+    match key {
+        "name" => "\"notifier\"",
+        "capacity" => "1024",
+        _ => "Notifier::new",
+    }
+}
+
+fn expected_keys() -> String {
+    let keys: Vec<String> = KEYS.iter().map(|key| format!("`{key}`")).collect();
+    match keys.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("one of {}, or {last}", rest.join(", ")),
+        _ => keys.concat(),
+    }
+}

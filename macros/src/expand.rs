@@ -1,0 +1,109 @@
+//! Code generation. The expansion is glue only: it declares the type's name and queue,
+//! gives it `spawn`/`spawn_in`, registers its factory entry and asserts it can live on
+//! another thread. Every path goes through `::threadward::__private`.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+
+use crate::model::{Factory, Model};
+
+pub(crate) fn expand(model: &Model) -> TokenStream {
+    let item = &model.item;
+    let ident = &item.ident;
+    let vis = &item.vis;
+    let (impl_generics, ty_generics, where_clause) = item.generics.split_for_impl();
+    let private = quote!(::threadward::__private);
+    let name = syn::LitStr::new(&model.name, model.name_span);
+    let capacity = match model.capacity {
+        Some(capacity) => quote!(::core::option::Option::Some(#capacity)),
+        None => quote!(::core::option::Option::None),
+    };
+    // `spawn` needs `impl BackgroundThread`. Written as a higher-ranked bound, it is
+    // checked where `spawn` is called instead of here, so a missing impl is reported
+    // once, by the factory entry's assertion below (or, on a generic struct, where a
+    // `spawn` is called on an instance that has no impl).
+    let spawn_bound = quote_spanned!(ident.span()=>
+        where for<'__threadward> Self: #private::BackgroundThread
+    );
+    let spawn_doc = format!(
+        " Starts this value as the background thread `{}` in the process-wide registry and\n \
+         returns its handle once `startup` has finished.\n\n # Errors\n\n Hands the value \
+         back if the thread did not start: `startup` failed or panicked, the registry's \
+         limit\n is reached, or the operating system could not start a thread.",
+        model.name
+    );
+    let spawn_in_doc = format!(
+        " Starts this value as the background thread `{}` in `registry`; see `spawn`.\n\n \
+         # Errors\n\n As `spawn`.",
+        model.name
+    );
+    let factory = model
+        .factory
+        .as_ref()
+        .map(|factory| expand_factory(model, factory));
+
+    quote! {
+        #item
+
+        impl #impl_generics #private::Declared for #ident #ty_generics #where_clause {
+            const NAME: &'static str = #name;
+            const CAPACITY: ::core::option::Option<usize> = #capacity;
+        }
+
+        impl #impl_generics #ident #ty_generics #where_clause {
+            #[doc = #spawn_doc]
+            #vis fn spawn(
+                self,
+            ) -> ::core::result::Result<#private::Handle<Self>, #private::SpawnError<Self>>
+            #spawn_bound
+            {
+                Self::spawn_in(self, #private::registry())
+            }
+
+            #[doc = #spawn_in_doc]
+            #vis fn spawn_in(
+                self,
+                registry: &#private::Registry,
+            ) -> ::core::result::Result<#private::Handle<Self>, #private::SpawnError<Self>>
+            #spawn_bound
+            {
+                #private::spawn_in(self, registry)
+            }
+        }
+
+        #factory
+    }
+}
+
+/// The factory entry of a concrete type. (`Send + 'static` needs no assertion of its own:
+/// it is a supertrait of `BackgroundThread`, so rustc reports it on the user's `impl`.)
+fn expand_factory(model: &Model, factory: &Factory) -> TokenStream {
+    let private = quote!(::threadward::__private);
+    let ident = &model.item.ident;
+    let name = syn::LitStr::new(&model.name, model.name_span);
+    let span: Span = ident.span();
+    // A call (not a function path) so that a missing `Default` or a constructor of the
+    // wrong type is one error, on the user's tokens.
+    let construct = match factory {
+        Factory::Default => {
+            quote_spanned!(span=> <#ident as #private::DefaultFactory>::construct())
+        }
+        Factory::Path(path) => {
+            let span = syn::spanned::Spanned::span(path);
+            quote_spanned!(span=> #path())
+        }
+    };
+    quote! {
+        const _: () = {
+            fn __threadward_create(
+                registry: &#private::Registry,
+            ) -> ::core::result::Result<#private::AnyHandle, #private::SpawnFailure> {
+                #private::create_with::<#ident>(registry, || -> #ident { #construct })
+            }
+
+            #private::inventory::submit! {
+                #private::FactoryEntry::new(#name, ::core::any::type_name::<#ident>, __threadward_create)
+            }
+        };
+    }
+}

@@ -1,0 +1,182 @@
+//! The validated model of an annotated struct: everything the expansion needs, already
+//! checked. Where an argument is wrong, the error is recorded and the model falls back
+//! to the default, so the expansion still declares the type and one mistake does not
+//! cascade into many.
+
+use proc_macro2::Span;
+use syn::{Ident, Item, ItemStruct, Path};
+
+use crate::args::{Arg, Args};
+use crate::Errors;
+
+/// How `create` constructs the type.
+pub(crate) enum Factory {
+    Default,
+    Path(Path),
+}
+
+pub(crate) struct Model {
+    pub(crate) item: ItemStruct,
+    /// The thread's name: the factory, registry and OS thread name.
+    pub(crate) name: String,
+    pub(crate) name_span: Span,
+    pub(crate) capacity: Option<usize>,
+    /// `None` for generic structs, which get no factory entry.
+    pub(crate) factory: Option<Factory>,
+}
+
+impl Model {
+    /// The model of `item`, or `None` (with the error recorded) if it is not a struct.
+    pub(crate) fn new(args: Args, item: Item, errors: &mut Errors) -> Option<Self> {
+        let item = match item {
+            Item::Struct(item) => item,
+            other => {
+                errors.error(
+                    item_keyword(&other),
+                    "`#[background_thread]` can only be applied to a struct",
+                );
+                return None;
+            }
+        };
+        let generic = !item.generics.params.is_empty();
+        let default_name = snake_case(&item.ident);
+        let (name, name_span) = match args.name {
+            Some(Arg { key, .. }) if generic => {
+                errors.push(not_on_generic("name", key, &default_name));
+                (default_name, item.ident.span())
+            }
+            Some(Arg { value, .. }) => match validate_name(&value.value()) {
+                Ok(()) => (value.value(), value.span()),
+                Err(message) => {
+                    errors.error(&value, message);
+                    (default_name, item.ident.span())
+                }
+            },
+            None => (default_name, item.ident.span()),
+        };
+        let capacity = args.capacity.and_then(|Arg { value, .. }| {
+            let message = match value.base10_parse::<usize>() {
+                Ok(0) => "`capacity` must be at least 1; leave it out for an unbounded queue",
+                Ok(capacity) => return Some(capacity),
+                Err(_) if value.base10_digits().starts_with('-') => {
+                    "`capacity` must be at least 1; leave it out for an unbounded queue"
+                }
+                Err(_) => "`capacity` does not fit in a `usize`",
+            };
+            errors.error(&value, message);
+            None
+        });
+        let factory = match args.factory {
+            Some(Arg { key, .. }) if generic => {
+                errors.push(not_on_generic("factory", key, &name));
+                None
+            }
+            _ if generic => None,
+            Some(Arg { value, .. }) => Some(Factory::Path(value)),
+            None => Some(Factory::Default),
+        };
+        Some(Self {
+            item,
+            name,
+            name_span,
+            capacity,
+            factory,
+        })
+    }
+}
+
+fn not_on_generic(key: &str, span: Span, name: &str) -> syn::Error {
+    syn::Error::new(
+        span,
+        format!(
+            "`{key}` cannot be used on a generic struct: `create` needs one concrete type, so generic structs get no factory entry (the thread is named `{name}`)"
+        ),
+    )
+}
+
+/// Thread names appear in logs, URLs and OS tools: keep them plain.
+fn validate_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("`name` must not be empty".to_owned());
+    }
+    match name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+    {
+        Some(c) => Err(format!(
+            "`name` may contain only ASCII letters, digits, `_`, `-` and `.`, found {c:?}"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// `HttpServer` → `http_server`, `HTTPServer` → `http_server`, `Notifier2` → `notifier2`.
+fn snake_case(ident: &Ident) -> String {
+    let name = ident.to_string();
+    let name = name.strip_prefix("r#").unwrap_or(&name);
+    let chars: Vec<char> = name.chars().collect();
+    let mut snake = String::with_capacity(name.len() + 4);
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            let previous = chars[i - 1];
+            let next_is_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
+            if previous != '_'
+                && (previous.is_lowercase() || previous.is_ascii_digit() || next_is_lower)
+            {
+                snake.push('_');
+            }
+        }
+        snake.extend(c.to_lowercase());
+    }
+    snake
+}
+
+/// The token to point at when the attribute is on something other than a struct.
+fn item_keyword(item: &Item) -> proc_macro2::TokenStream {
+    use quote::ToTokens;
+    match item {
+        Item::Enum(item) => item.enum_token.to_token_stream(),
+        Item::Union(item) => item.union_token.to_token_stream(),
+        Item::Fn(item) => item.sig.fn_token.to_token_stream(),
+        Item::Trait(item) => item.trait_token.to_token_stream(),
+        Item::Impl(item) => item.impl_token.to_token_stream(),
+        Item::Type(item) => item.type_token.to_token_stream(),
+        Item::Mod(item) => item.mod_token.to_token_stream(),
+        other => other.to_token_stream(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snake_case_names() {
+        let cases = [
+            ("Notifier", "notifier"),
+            ("HttpServer", "http_server"),
+            ("HTTPServer", "http_server"),
+            ("Notifier2", "notifier2"),
+            ("IOWorker", "io_worker"),
+            ("already_snake", "already_snake"),
+            ("A", "a"),
+        ];
+        for (ident, expected) in cases {
+            let ident = Ident::new(ident, Span::call_site());
+            assert_eq!(snake_case(&ident), expected, "{ident}");
+        }
+        assert_eq!(
+            snake_case(&Ident::new_raw("type", Span::call_site())),
+            "type"
+        );
+    }
+
+    #[test]
+    fn names_are_validated() {
+        assert!(validate_name("notification").is_ok());
+        assert!(validate_name("db-flush.v2").is_ok());
+        assert!(validate_name("").is_err());
+        assert!(validate_name("has space").unwrap_err().contains("' '"));
+        assert!(validate_name("nul\0").is_err());
+    }
+}

@@ -1,0 +1,323 @@
+//! The registry of running threads: what is running, finding a thread by name, stopping
+//! them all, and an optional limit on how many may run.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::SystemTime;
+
+use crate::control::Control;
+use crate::handle::AnyHandle;
+
+/// A thread's id: unique in the process, never reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ThreadId(u64);
+
+impl ThreadId {
+    pub(crate) fn next() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Self(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The id as a number.
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for ThreadId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// Where a thread is in its lifecycle:
+/// `Starting → Running → Stopping → Stopped`, or `Failed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+#[repr(u8)]
+pub enum State {
+    /// `startup` is running.
+    Starting,
+    /// Handling tasks.
+    Running,
+    /// Asked to stop: no longer accepting tasks, draining the queue or in `shutdown`.
+    Stopping,
+    /// Ended after a stop.
+    Stopped,
+    /// Ended because `startup` or `handle` failed or panicked.
+    Failed,
+}
+
+impl State {
+    pub(crate) fn from_u8(value: u8) -> Self {
+        match value {
+            0 => Self::Starting,
+            1 => Self::Running,
+            2 => Self::Stopping,
+            3 => Self::Stopped,
+            _ => Self::Failed,
+        }
+    }
+
+    /// Whether the thread has not ended yet.
+    pub fn is_alive(self) -> bool {
+        !matches!(self, Self::Stopped | Self::Failed)
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Starting => "starting",
+            Self::Running => "running",
+            Self::Stopping => "stopping",
+            Self::Stopped => "stopped",
+            Self::Failed => "failed",
+        })
+    }
+}
+
+/// A snapshot of one thread, as [`Registry::active`] and `Handle::info` give it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ThreadInfo {
+    /// The thread's name (also its OS thread name).
+    pub name: &'static str,
+    /// The thread's id.
+    pub id: ThreadId,
+    /// The Rust type of the thread.
+    pub type_name: &'static str,
+    /// Where it is in its lifecycle.
+    pub state: State,
+    /// How many tasks `handle` was called with.
+    pub handled: u64,
+    /// How many messages wait in its queue.
+    pub queue_depth: usize,
+    /// When it was spawned.
+    pub started_at: SystemTime,
+}
+
+/// What the registry needs of a thread, whatever its type.
+pub(crate) trait Managed: Send + Sync + 'static {
+    fn control(&self) -> &Control;
+    fn queue_depth(&self) -> usize;
+    /// Closes the queue and wakes the thread; it drains and shuts down.
+    fn stop(&self);
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+
+    fn info(&self) -> ThreadInfo {
+        let control = self.control();
+        ThreadInfo {
+            name: control.name,
+            id: control.id,
+            type_name: control.type_name,
+            state: control.state(),
+            handled: control.handled(),
+            queue_depth: self.queue_depth(),
+            started_at: control.started_at,
+        }
+    }
+}
+
+/// A set of running threads.
+///
+/// Every thread is spawned into a registry: `spawn()` uses the process-wide one,
+/// [`registry()`], and `spawn_in(&registry)` a registry of your own (for isolation in
+/// tests, or for a subsystem with its own limit). A thread is in its registry from the
+/// moment `spawn` is called until it ends; a thread whose `startup` fails never stays.
+///
+/// Cloning a `Registry` gives another reference to the same set.
+///
+/// # Examples
+///
+/// ```
+/// use threadward::{background_thread, BackgroundThread, BoxError, Context, Registry};
+///
+/// #[background_thread]
+/// struct Worker;
+///
+/// impl BackgroundThread for Worker {
+///     type Task = ();
+///     fn handle(&mut self, _: (), _: &Context) -> Result<(), BoxError> { Ok(()) }
+/// }
+///
+/// let registry = Registry::with_limit(1);
+/// let worker = Worker.spawn_in(&registry)?;
+/// assert_eq!(registry.active()[0].name, "worker");
+///
+/// // The limit is reached: the value is handed back.
+/// let refused = Worker.spawn_in(&registry).unwrap_err();
+/// assert!(refused.to_string().contains("limit of 1"));
+///
+/// registry.stop_all();
+/// worker.join()?;
+/// assert!(registry.is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct Registry {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// In start order, so that a shutdown can stop threads in reverse.
+    threads: Mutex<Vec<Arc<dyn Managed>>>,
+    limit: Option<usize>,
+}
+
+impl Registry {
+    /// A new, empty registry without a limit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let registry = threadward::Registry::new();
+    /// assert!(registry.is_empty());
+    /// assert_eq!(registry.limit(), None);
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A new, empty registry in which at most `limit` threads run at once. Spawning
+    /// beyond it fails with [`SpawnFailure::LimitReached`](crate::SpawnFailure).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let registry = threadward::Registry::with_limit(8);
+    /// assert_eq!(registry.limit(), Some(8));
+    /// ```
+    pub fn with_limit(limit: usize) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                threads: Mutex::default(),
+                limit: Some(limit),
+            }),
+        }
+    }
+
+    /// The most threads that may run at once, if limited.
+    pub fn limit(&self) -> Option<usize> {
+        self.inner.limit
+    }
+
+    /// A snapshot of every thread in the registry, in start order.
+    pub fn active(&self) -> Vec<ThreadInfo> {
+        self.threads().iter().map(|thread| thread.info()).collect()
+    }
+
+    /// How many threads are in the registry.
+    pub fn len(&self) -> usize {
+        self.threads().len()
+    }
+
+    /// Whether no thread is in the registry.
+    pub fn is_empty(&self) -> bool {
+        self.threads().is_empty()
+    }
+
+    /// The first-started thread with this name, if one is running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use threadward::{background_thread, BackgroundThread, BoxError, Context, Registry};
+    /// # #[background_thread(name = "indexer")] struct Indexer;
+    /// # impl BackgroundThread for Indexer {
+    /// #     type Task = ();
+    /// #     fn handle(&mut self, _: (), _: &Context) -> Result<(), BoxError> { Ok(()) }
+    /// # }
+    /// let registry = Registry::new();
+    /// let indexer = Indexer.spawn_in(&registry)?;
+    /// let found = registry.find("indexer").expect("it is running");
+    /// assert_eq!(found.id(), indexer.id());
+    /// assert!(registry.find("mailer").is_none());
+    /// # registry.stop_all();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn find(&self, name: &str) -> Option<AnyHandle> {
+        self.threads()
+            .iter()
+            .find(|thread| thread.control().name == name)
+            .map(|thread| AnyHandle::from_managed(Arc::clone(thread)))
+    }
+
+    /// The thread with this id, if it is in the registry.
+    pub fn get(&self, id: ThreadId) -> Option<AnyHandle> {
+        self.threads()
+            .iter()
+            .find(|thread| thread.control().id == id)
+            .map(|thread| AnyHandle::from_managed(Arc::clone(thread)))
+    }
+
+    /// Handles to every thread in the registry, in start order.
+    pub fn handles(&self) -> Vec<AnyHandle> {
+        self.threads()
+            .iter()
+            .map(|thread| AnyHandle::from_managed(Arc::clone(thread)))
+            .collect()
+    }
+
+    /// Asks every thread to stop, the last-started first. Does not wait: join the
+    /// handles (or use [`AnyHandle::join_timeout`]) to wait for them.
+    pub fn stop_all(&self) {
+        // Stop outside the lock: a stopping thread removes itself from the registry.
+        let threads: Vec<_> = self.threads().iter().rev().cloned().collect();
+        for thread in threads {
+            thread.stop();
+        }
+    }
+
+    /// Adds a thread unless the limit is reached; returns the limit if it is.
+    pub(crate) fn insert(&self, thread: Arc<dyn Managed>) -> Result<(), usize> {
+        let mut threads = self.threads();
+        if let Some(limit) = self.inner.limit {
+            if threads.len() >= limit {
+                return Err(limit);
+            }
+        }
+        threads.push(thread);
+        Ok(())
+    }
+
+    pub(crate) fn remove(&self, id: ThreadId) {
+        self.threads().retain(|thread| thread.control().id != id);
+    }
+
+    /// The lock never guards an invariant that a panic could break halfway (each
+    /// operation is one `Vec` call), so a poisoned lock is used as it is: a panic
+    /// elsewhere must not stop a shutdown.
+    fn threads(&self) -> MutexGuard<'_, Vec<Arc<dyn Managed>>> {
+        self.inner
+            .threads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("limit", &self.inner.limit)
+            .field("active", &self.active())
+            .finish()
+    }
+}
+
+/// The process-wide registry that `spawn()` and [`create`](crate::create) use.
+///
+/// # Examples
+///
+/// ```
+/// for thread in threadward::registry().active() {
+///     println!("{} {} {}: {} handled", thread.id, thread.name, thread.state, thread.handled);
+/// }
+/// ```
+pub fn registry() -> &'static Registry {
+    static GLOBAL: OnceLock<Registry> = OnceLock::new();
+    GLOBAL.get_or_init(Registry::new)
+}

@@ -1,0 +1,123 @@
+//! The traits a background thread type implements: [`BackgroundThread`] (written by the
+//! user) and [`Declared`] (written by `#[background_thread]`).
+
+use crate::context::Context;
+
+/// A boxed error returned by the fallible lifecycle methods.
+///
+/// Any error type that is `Send + Sync + 'static` converts into it with `?` or `.into()`.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The work a background thread does: set up, handle each task, clean up.
+///
+/// The runtime calls the methods on the thread it owns, in this order and each call
+/// exactly once except `handle`:
+///
+/// 1. [`startup`](Self::startup): `spawn` returns only after it finished. If it fails
+///    or panics, `spawn` returns the error and neither `handle` nor `shutdown` runs.
+/// 2. [`handle`](Self::handle) for every task sent to the thread, in the order they were
+///    sent, until the thread is stopped. Returning an error or panicking ends the thread:
+///    no further task is handled and the ones still queued are returned to whoever joins.
+/// 3. [`shutdown`](Self::shutdown), whatever ended the thread (after `startup`
+///    succeeded).
+///
+/// The type must also carry `#[background_thread]`, which declares its name and queue
+/// and gives it `spawn`.
+///
+/// # Examples
+///
+/// ```
+/// use threadward::{background_thread, BackgroundThread, BoxError, Context};
+///
+/// #[background_thread]
+/// #[derive(Default)]
+/// struct Summer {
+///     total: u64,
+/// }
+///
+/// impl BackgroundThread for Summer {
+///     type Task = u64;
+///
+///     fn handle(&mut self, task: u64, _ctx: &Context) -> Result<(), BoxError> {
+///         self.total += task;
+///         Ok(())
+///     }
+/// }
+///
+/// let summer = Summer::default().spawn()?;
+/// for n in 1..=10 {
+///     summer.send(n)?;
+/// }
+/// assert_eq!(summer.call(|s, _ctx| s.total)?, 55);
+/// summer.stop();
+/// let exit = summer.join()?;
+/// assert_eq!(exit.handled(), 10);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not implement `BackgroundThread`",
+    label = "`#[background_thread]` needs `impl BackgroundThread for {Self}`",
+    note = "implement `threadward::BackgroundThread` for `{Self}`: `type Task` and `fn handle` are required"
+)]
+pub trait BackgroundThread: Declared + Sized + Send + 'static {
+    /// What is sent to the thread and handed to [`handle`](Self::handle).
+    type Task: Send + 'static;
+
+    /// Runs first, on the new thread, before `spawn` returns.
+    ///
+    /// # Errors
+    ///
+    /// An error makes `spawn` fail with it; the thread ends without running `handle` or
+    /// `shutdown`.
+    fn startup(&mut self, ctx: &Context) -> Result<(), BoxError> {
+        let _ = ctx;
+        Ok(())
+    }
+
+    /// Handles one task.
+    ///
+    /// # Errors
+    ///
+    /// An error ends the thread: `shutdown` runs, the tasks still queued are returned in
+    /// the exit report and the report's outcome carries the error. Errors that the thread
+    /// should survive are to be handled here (logged, retried) and not returned.
+    fn handle(&mut self, task: Self::Task, ctx: &Context) -> Result<(), BoxError>;
+
+    /// Runs last, on the thread, after the last task was handled, whatever ended the
+    /// thread.
+    fn shutdown(&mut self, ctx: &Context) {
+        let _ = ctx;
+    }
+}
+
+/// The declaration `#[background_thread]` writes for a type: its name and queue.
+///
+/// Implemented by the attribute; do not implement it by hand. It is a supertrait of
+/// [`BackgroundThread`] so that a type cannot be run without the attribute.
+///
+/// # Examples
+///
+/// ```
+/// use threadward::{background_thread, Declared};
+///
+/// #[background_thread(name = "mailer", capacity = 16)]
+/// struct Mailer;
+/// # impl threadward::BackgroundThread for Mailer {
+/// #     type Task = ();
+/// #     fn handle(&mut self, _: (), _: &threadward::Context) -> Result<(), threadward::BoxError> { Ok(()) }
+/// # }
+///
+/// assert_eq!(Mailer::NAME, "mailer");
+/// assert_eq!(Mailer::CAPACITY, Some(16));
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not declared as a background thread",
+    label = "`{Self}` needs the `#[background_thread]` attribute",
+    note = "add `#[threadward::background_thread]` to the definition of `{Self}`"
+)]
+pub trait Declared {
+    /// The thread's name: its factory name, its registry name and its OS thread name.
+    const NAME: &'static str;
+    /// The queue's capacity: `None` for an unbounded queue. Never `Some(0)`.
+    const CAPACITY: Option<usize>;
+}

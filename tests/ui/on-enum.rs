@@ -1,0 +1,8 @@
+use threadward::background_thread;
+
+#[background_thread]
+enum Worker {
+    Idle,
+}
+
+fn main() {}

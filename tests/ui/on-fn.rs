@@ -1,0 +1,6 @@
+use threadward::background_thread;
+
+#[background_thread]
+fn worker() {}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use threadward::background_thread;
+
+#[background_thread]
+union Worker {
+    bits: u32,
+}
+
+fn main() {}
