@@ -102,7 +102,7 @@ fn calls_accepted_before_stop_still_run() {
     ledger.stop();
     release.send(()).unwrap();
     assert_eq!(answer_rx.recv_timeout(BOUND).unwrap().unwrap(), 0);
-    waiting.join().unwrap();
+    waiting.join().unwrap().unwrap();
     ledger.join_timeout(BOUND).unwrap();
 }
 

@@ -8,11 +8,13 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::time::Duration;
 use std::time::Instant;
 
-use threadward::{background_thread, BackgroundThread, BoxError, Context, Handle, Registry};
+use threadward::{
+    background_thread, BackgroundThread, BoxError, Context, Handle, Registry, SendError,
+};
 
 const BOUND: Duration = Duration::from_secs(30);
-const SENDERS: u64 = 4;
-const ROUNDS: u64 = 150;
+const SENDERS: usize = 4;
+const ROUNDS: usize = 150;
 /// A sender gives up after this many accepted tasks, so an unbounded queue stays small.
 const MAX_PER_SENDER: usize = 5_000;
 
@@ -75,7 +77,7 @@ where
         }
         let id = (sender << 32) | seq;
         let refused = match flavour {
-            Flavour::Send => handle.send(id).err().map(|e| e.into_inner()),
+            Flavour::Send => handle.send(id).err().map(SendError::into_inner),
             Flavour::TrySend => match handle.try_send(id) {
                 Ok(()) => None,
                 Err(e) if e.is_full() => continue,
@@ -106,7 +108,7 @@ where
 fn round<T>(
     spawn: impl FnOnce(Sink) -> Handle<T>,
     flavour: Flavour,
-    round: u64,
+    round: usize,
     fail_at: Option<usize>,
 ) -> bool
 where
@@ -117,7 +119,7 @@ where
         handled: Arc::clone(&handled),
         fail_at,
     });
-    let start = Arc::new(Barrier::new(SENDERS as usize + 1));
+    let start = Arc::new(Barrier::new(SENDERS + 1));
     let total = Arc::new(AtomicUsize::new(0));
     let senders: Vec<_> = (0..SENDERS)
         .map(|sender| {
@@ -126,7 +128,7 @@ where
             let total = Arc::clone(&total);
             std::thread::spawn(move || {
                 start.wait();
-                send_until_refused(&handle, sender, flavour, &total)
+                send_until_refused(&handle, sender as u64, flavour, &total)
             })
         })
         .collect();
@@ -134,7 +136,7 @@ where
     // Vary when the stop lands, from the very first sends to a few thousand in, but
     // always while the senders are still going (each may send `MAX_PER_SENDER`).
     if fail_at.is_none() {
-        let stop_after = (round as usize % 30) * 100;
+        let stop_after = (round % 30) * 100;
         let deadline = Instant::now() + BOUND;
         while total.load(Ordering::Relaxed) < stop_after && Instant::now() < deadline {
             std::hint::spin_loop();
@@ -154,7 +156,7 @@ where
     let handled = handled.lock().unwrap().clone();
     let undelivered = exit.undelivered().to_vec();
     assert_eq!(
-        exit.handled() as usize,
+        usize::try_from(exit.handled()).unwrap(),
         handled.len(),
         "the count matches the calls"
     );
@@ -200,7 +202,7 @@ where
     assert!(registry.is_empty());
     // Without this the test could pass with every stop landing after the senders gave up.
     assert!(
-        raced >= (ROUNDS / 4) as usize,
+        raced >= ROUNDS / 4,
         "the stop raced the senders in only {raced} of {ROUNDS} rounds ({flavour:?})"
     );
 }

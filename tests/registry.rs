@@ -79,10 +79,17 @@ fn stop_all_stops_every_thread_and_empties_the_registry() {
         .into_iter()
         .map(|label| tracked(label, &stops).spawn_in(&registry).unwrap())
         .collect();
-    let ids: Vec<_> = registry.handles().iter().map(|h| h.id()).collect();
+    let ids: Vec<_> = registry
+        .handles()
+        .iter()
+        .map(threadward::AnyHandle::id)
+        .collect();
     assert_eq!(
         ids,
-        handles.iter().map(|h| h.id()).collect::<Vec<_>>(),
+        handles
+            .iter()
+            .map(threadward::Handle::id)
+            .collect::<Vec<_>>(),
         "start order"
     );
     registry.stop_all();

@@ -115,7 +115,7 @@ fn set<T>(
             *slot = Some(Arg {
                 key: key_span,
                 value,
-            })
+            });
         }
         None => errors.error(
             written,

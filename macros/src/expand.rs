@@ -2,7 +2,7 @@
 //! gives it `spawn`/`spawn_in`, registers its factory entry and asserts it can live on
 //! another thread. Every path goes through `::threadward::__private`.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 
 use crate::model::{Factory, Model};
@@ -14,9 +14,10 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
     let (impl_generics, ty_generics, where_clause) = item.generics.split_for_impl();
     let private = quote!(::threadward::__private);
     let name = syn::LitStr::new(&model.name, model.name_span);
-    let capacity = match model.capacity {
-        Some(capacity) => quote!(::core::option::Option::Some(#capacity)),
-        None => quote!(::core::option::Option::None),
+    let capacity = if let Some(capacity) = model.capacity {
+        quote!(::core::option::Option::Some(#capacity))
+    } else {
+        quote!(::core::option::Option::None)
     };
     // `spawn` needs `impl BackgroundThread`. Written as a higher-ranked bound, it is
     // checked where `spawn` is called instead of here, so a missing impl is reported
@@ -81,28 +82,30 @@ fn expand_factory(model: &Model, factory: &Factory) -> TokenStream {
     let private = quote!(::threadward::__private);
     let ident = &model.item.ident;
     let name = syn::LitStr::new(&model.name, model.name_span);
-    let span: Span = ident.span();
-    // A call (not a function path) so that a missing `Default` or a constructor of the
-    // wrong type is one error, on the user's tokens.
-    let construct = match factory {
-        Factory::Default => {
-            quote_spanned!(span=> <#ident as #private::DefaultFactory>::construct())
-        }
+    let constructor = match factory {
+        // `Default::default` if the type has it; otherwise it is spawned by hand only.
+        Factory::Default => quote! {
+            #[allow(unused_imports)]
+            use #private::{ViaDefault as _, WithoutDefault as _};
+            (&&#private::DefaultProbe::<Self>::new()).constructor()
+        },
+        // A call in a closure, so that a constructor of the wrong type is one error,
+        // on the user's path.
         Factory::Path(path) => {
             let span = syn::spanned::Spanned::span(path);
-            quote_spanned!(span=> #path())
+            quote_spanned!(span=> ::core::option::Option::Some(|| -> Self { #path() }))
         }
     };
     quote! {
         const _: () = {
-            fn __threadward_create(
-                registry: &#private::Registry,
-            ) -> ::core::result::Result<#private::AnyHandle, #private::SpawnFailure> {
-                #private::create_with::<#ident>(registry, || -> #ident { #construct })
+            impl #private::Construct for #ident {
+                fn constructor() -> #private::Constructor<Self> {
+                    #constructor
+                }
             }
 
             #private::inventory::submit! {
-                #private::FactoryEntry::new(#name, ::core::any::type_name::<#ident>, __threadward_create)
+                #private::FactoryEntry::new::<#ident>(#name)
             }
         };
     }

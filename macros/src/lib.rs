@@ -1,8 +1,8 @@
 //! The `#[background_thread]` attribute of [threadward](https://docs.rs/threadward).
 //! Use it through the `threadward` crate, which documents it.
 //!
-//! The attribute runs in three stages: [`args`] parses the arguments, [`model`]
-//! validates them against the struct, [`expand`] writes the glue.
+//! The attribute runs in three stages: `args` parses the arguments, `model`
+//! validates them against the struct, `expand` writes the glue.
 
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
@@ -13,7 +13,73 @@ mod model;
 use proc_macro::TokenStream;
 use quote::ToTokens;
 
-/// Declares a struct as a background thread. Documented in the `threadward` crate.
+/// Declares a struct as a background thread.
+///
+/// Together with an `impl BackgroundThread` for the struct, it gives the struct
+///
+/// - `spawn(self)` and `spawn_in(self, &Registry)`, which start the thread and return a
+///   `Handle<Self>` once `startup` has finished (the methods have the struct's visibility);
+/// - an implementation of `threadward::Declared` with the thread's `NAME` and the queue's
+///   `CAPACITY`;
+/// - for a non-generic struct, an entry in the factory, so that
+///   `threadward::create(name)` constructs and spawns it — with the `factory` argument,
+///   or with `Default::default` when the struct implements `Default`. A struct with
+///   neither is only spawned by hand; `create` then says why it cannot construct it.
+///
+/// # Arguments
+///
+/// All are optional.
+///
+/// | argument | meaning | default |
+/// |---|---|---|
+/// | `name = "..."` | the thread's name: factory, registry and OS thread name (ASCII letters, digits, `_`, `-`, `.`) | the struct's name in snake case |
+/// | `capacity = N` | a bounded queue of `N` (at least 1) tasks: `send` waits while it is full | unbounded |
+/// | `factory = path` | a `fn() -> Self` that `create` constructs the value with | `Default::default`, if implemented |
+///
+/// Generic structs can be declared and spawned, but `create` needs one concrete type, so
+/// they get no factory entry and take neither `name` nor `factory`.
+///
+/// # Examples
+///
+/// ```
+/// use threadward::{background_thread, BackgroundThread, BoxError, Context, Declared};
+///
+/// #[background_thread(name = "mailer", capacity = 128, factory = Mailer::from_env)]
+/// struct Mailer {
+///     relay: String,
+/// }
+///
+/// impl Mailer {
+///     fn from_env() -> Self {
+///         Self { relay: std::env::var("RELAY").unwrap_or_else(|_| "localhost".into()) }
+///     }
+/// }
+///
+/// impl BackgroundThread for Mailer {
+///     type Task = String;
+///     fn handle(&mut self, mail: String, _ctx: &Context) -> Result<(), BoxError> {
+///         let _ = (&self.relay, mail); // deliver it
+///         Ok(())
+///     }
+/// }
+///
+/// assert_eq!(Mailer::NAME, "mailer");
+/// let mailer = threadward::create("mailer")?.downcast::<Mailer>().unwrap();
+/// mailer.send("hello".into())?;
+/// mailer.stop();
+/// assert_eq!(mailer.join()?.handled(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// Every mistake is a compile error on the tokens at fault, and all argument errors show
+/// in one build: an attribute on something other than a struct, an unknown or repeated
+/// argument, a value of the wrong kind, `capacity = 0`, an empty or invalid `name`,
+/// `name` or `factory` on a generic struct, a `factory` that does not return `Self`.
+/// Without `impl BackgroundThread` the error says what is missing; so does an
+/// `impl BackgroundThread` for a type without the attribute, and one for a type that is
+/// not `Send + 'static`.
 #[proc_macro_attribute]
 pub fn background_thread(args: TokenStream, item: TokenStream) -> TokenStream {
     let item = proc_macro2::TokenStream::from(item);

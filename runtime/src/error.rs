@@ -338,6 +338,14 @@ pub enum CreateError {
         /// The types registered under it.
         types: Vec<&'static str>,
     },
+    /// The type has neither a `factory` nor `Default`, so it can only be spawned by hand.
+    #[error("thread `{name}` ({type_name}) cannot be created by name: it has no `factory` argument and does not implement `Default`")]
+    NotConstructible {
+        /// The name asked for.
+        name: String,
+        /// The type registered under it.
+        type_name: &'static str,
+    },
     /// The thread was constructed but did not start.
     #[error("could not spawn thread `{name}`: {failure}")]
     Spawn {

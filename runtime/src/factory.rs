@@ -8,6 +8,11 @@ use crate::registry::{registry, Registry};
 use crate::run_loop::spawn_in;
 use crate::thread::BackgroundThread;
 
+/// How to construct a registered type, if it can be: `Default::default`, the
+/// attribute's `factory`, or nothing (the type is then spawned by hand only).
+#[doc(hidden)]
+pub type Constructor<T> = Option<fn() -> T>;
+
 /// One registered type: its name and how to create it. Written by
 /// `#[background_thread]`; not meant to be built by hand.
 #[doc(hidden)]
@@ -15,49 +20,95 @@ use crate::thread::BackgroundThread;
 pub struct FactoryEntry {
     name: &'static str,
     type_name: fn() -> &'static str,
-    create: fn(&Registry) -> Result<AnyHandle, SpawnFailure>,
+    create: fn(&Registry) -> Option<Result<AnyHandle, SpawnFailure>>,
+    constructible: fn() -> bool,
 }
 
 impl FactoryEntry {
     #[doc(hidden)]
-    pub const fn new(
-        name: &'static str,
-        type_name: fn() -> &'static str,
-        create: fn(&Registry) -> Result<AnyHandle, SpawnFailure>,
-    ) -> Self {
+    pub const fn new<T: BackgroundThread + Construct>(name: &'static str) -> Self {
         Self {
             name,
-            type_name,
-            create,
+            type_name: std::any::type_name::<T>,
+            create: create_entry::<T>,
+            constructible: constructible::<T>,
         }
     }
 }
 
 inventory::collect!(FactoryEntry);
 
-/// Constructs a `T` with `construct` and spawns it into `registry`. The body of every
-/// generated factory entry.
+/// How `create` constructs a type. Implemented by `#[background_thread]`.
 #[doc(hidden)]
-pub fn create_with<T: BackgroundThread>(
+pub trait Construct: Sized {
+    /// The constructor, if the type has one.
+    fn constructor() -> Constructor<Self>;
+}
+
+fn create_entry<T: BackgroundThread + Construct>(
     registry: &Registry,
-    construct: impl FnOnce() -> T,
-) -> Result<AnyHandle, SpawnFailure> {
-    spawn_in(construct(), registry)
-        .map(AnyHandle::from)
-        .map_err(|error| error.into_parts().0)
+) -> Option<Result<AnyHandle, SpawnFailure>> {
+    let construct = T::constructor()?;
+    Some(
+        spawn_in(construct(), registry)
+            .map(AnyHandle::from)
+            .map_err(|error| error.into_parts().0),
+    )
+}
+
+fn constructible<T: Construct>() -> bool {
+    T::constructor().is_some()
+}
+
+/// Picks `Default::default` as the constructor when the type implements `Default`, and
+/// none otherwise ("autoref specialization": method lookup tries `&&Probe` before
+/// `&Probe`, and only the `Default` impl is on `&Probe<T>`). Used by the expansion as
+/// `(&&DefaultProbe::<T>::new()).constructor()` with both traits in scope.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct DefaultProbe<T>(std::marker::PhantomData<T>);
+
+impl<T> DefaultProbe<T> {
+    #[doc(hidden)]
+    pub const fn new() -> Self {
+        Self(std::marker::PhantomData)
+    }
+}
+
+#[doc(hidden)]
+pub trait ViaDefault<T> {
+    fn constructor(&self) -> Constructor<T>;
+}
+
+impl<T: Default> ViaDefault<T> for &DefaultProbe<T> {
+    fn constructor(&self) -> Constructor<T> {
+        Some(T::default)
+    }
+}
+
+#[doc(hidden)]
+pub trait WithoutDefault<T> {
+    fn constructor(&self) -> Constructor<T>;
+}
+
+impl<T> WithoutDefault<T> for DefaultProbe<T> {
+    fn constructor(&self) -> Constructor<T> {
+        None
+    }
 }
 
 /// Creates and spawns the thread registered under `name`, in the global
 /// [`registry()`]. Returns once its `startup` has finished.
 ///
 /// Every non-generic `#[background_thread]` type is registered under its name (the
-/// `name` argument, or the type's name in snake case) and constructed with
-/// `Default::default` or the `factory` argument.
+/// `name` argument, or the type's name in snake case) and constructed with the
+/// attribute's `factory`, or with `Default::default` if it has none.
 ///
 /// # Errors
 ///
 /// [`CreateError::Unknown`] (listing the known names) if no type has that name,
-/// [`CreateError::Ambiguous`] if several have, [`CreateError::Spawn`] if the thread did
+/// [`CreateError::Ambiguous`] if several have, [`CreateError::NotConstructible`] if the
+/// type has neither a `factory` nor `Default`, [`CreateError::Spawn`] if the thread did
 /// not start.
 ///
 /// # Examples
@@ -111,13 +162,21 @@ pub fn create_in(name: &str, registry: &Registry) -> Result<AnyHandle, CreateErr
             types,
         });
     }
-    (entry.create)(registry).map_err(|failure| CreateError::Spawn {
-        name: name.to_owned(),
-        failure,
-    })
+    match (entry.create)(registry) {
+        Some(created) => created.map_err(|failure| CreateError::Spawn {
+            name: name.to_owned(),
+            failure,
+        }),
+        None => Err(CreateError::NotConstructible {
+            name: name.to_owned(),
+            type_name: (entry.type_name)(),
+        }),
+    }
 }
 
-/// The names [`create`] knows, sorted, each once.
+/// The names [`create`] can construct, sorted, each once. (A type with neither a
+/// `factory` nor `Default` is registered, but not listed: it can only be spawned by
+/// hand.)
 ///
 /// # Examples
 ///
@@ -135,6 +194,7 @@ pub fn create_in(name: &str, registry: &Registry) -> Result<AnyHandle, CreateErr
 /// ```
 pub fn factory_names() -> Vec<&'static str> {
     let mut names: Vec<_> = inventory::iter::<FactoryEntry>()
+        .filter(|entry| (entry.constructible)())
         .map(|entry| entry.name)
         .collect();
     names.sort_unstable();

@@ -445,7 +445,7 @@ impl<T: BackgroundThread> From<Handle<T>> for AnyHandle {
 ///
 /// ```
 /// # use threadward::{background_thread, BackgroundThread, BoxError, Context};
-/// # #[background_thread(name = "pinger")] struct Pinger;
+/// # #[background_thread(name = "pinger")] #[derive(Default)] struct Pinger;
 /// # impl BackgroundThread for Pinger {
 /// #     type Task = ();
 /// #     fn handle(&mut self, _: (), _: &Context) -> Result<(), BoxError> { Ok(()) }

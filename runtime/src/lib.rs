@@ -30,7 +30,9 @@ pub use thread::{BackgroundThread, BoxError, Declared};
 /// change in any release.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::factory::{create_with, FactoryEntry};
+    pub use crate::factory::{
+        Construct, Constructor, DefaultProbe, FactoryEntry, ViaDefault, WithoutDefault,
+    };
     pub use crate::{
         registry, AnyHandle, BackgroundThread, Declared, Handle, Registry, SpawnError, SpawnFailure,
     };
@@ -46,22 +48,5 @@ pub mod __private {
         registry: &Registry,
     ) -> Result<Handle<T>, SpawnError<T>> {
         crate::run_loop::spawn_in(thread, registry)
-    }
-
-    /// How `create` constructs a type registered without a `factory` argument.
-    #[diagnostic::on_unimplemented(
-        message = "`{Self}` does not implement `Default`, which `threadward::create` needs to construct it",
-        label = "`create` constructs `{Self}` with `Default::default`",
-        note = "derive or implement `Default` for `{Self}`, or name a constructor with `#[background_thread(factory = path::to::constructor)]`"
-    )]
-    pub trait DefaultFactory: Sized {
-        /// Constructs the value.
-        fn construct() -> Self;
-    }
-
-    impl<T: Default> DefaultFactory for T {
-        fn construct() -> Self {
-            T::default()
-        }
     }
 }
