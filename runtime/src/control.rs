@@ -4,6 +4,8 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
+use crossbeam_utils::CachePadded;
+
 use crate::exit::ExitReport;
 use crate::queue::Gate;
 use crate::registry::{State, ThreadId};
@@ -14,13 +16,16 @@ pub(crate) struct Control {
     pub(crate) name: &'static str,
     pub(crate) type_name: &'static str,
     pub(crate) id: ThreadId,
-    pub(crate) gate: Gate,
+    /// Written by every sender: on a cache line of its own, away from `handled`.
+    pub(crate) gate: CachePadded<Gate>,
     state: AtomicU8,
     /// Written by the thread alone (a plain store per task), read by observers.
-    handled: AtomicU64,
+    handled: CachePadded<AtomicU64>,
     pub(crate) started_at: SystemTime,
     pub(crate) started: Instant,
     os_thread: OnceLock<std::thread::ThreadId>,
+    /// Taken by the first join, which waits for the OS thread to exit.
+    join_handle: Mutex<Option<std::thread::JoinHandle<()>>>,
     exit: Mutex<Option<ExitReport>>,
     exited: Condvar,
 }
@@ -31,12 +36,13 @@ impl Control {
             name,
             type_name,
             id: ThreadId::next(),
-            gate: Gate::default(),
+            gate: CachePadded::new(Gate::default()),
             state: AtomicU8::new(State::Starting as u8),
-            handled: AtomicU64::new(0),
+            handled: CachePadded::new(AtomicU64::new(0)),
             started_at: SystemTime::now(),
             started: Instant::now(),
             os_thread: OnceLock::new(),
+            join_handle: Mutex::new(None),
             exit: Mutex::new(None),
             exited: Condvar::new(),
         }
@@ -81,6 +87,29 @@ impl Control {
         self.os_thread.get() == Some(&std::thread::current().id())
     }
 
+    pub(crate) fn set_join_handle(&self, handle: std::thread::JoinHandle<()>) {
+        *self
+            .join_handle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(handle);
+    }
+
+    /// Waits for the OS thread to exit, once its exit was published: only thread-local
+    /// destructors are left to run by then. A concurrent joiner that finds the handle
+    /// taken returns at once.
+    fn join_os_thread(&self) {
+        let handle = self
+            .join_handle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(handle) = handle {
+            // The run loop catches every panic, so the OS thread's result carries none
+            // worth handing on.
+            let _ = handle.join();
+        }
+    }
+
     /// Publishes how the thread ended and wakes every joiner.
     pub(crate) fn publish_exit(&self, report: ExitReport) {
         let mut exit = self.exit.lock().unwrap_or_else(PoisonError::into_inner);
@@ -89,12 +118,18 @@ impl Control {
         self.exited.notify_all();
     }
 
-    /// Waits until the thread published its exit.
+    /// Waits until the thread published its exit and its OS thread exited.
     pub(crate) fn wait_exit(&self) -> ExitReport {
+        // The exit is published before the OS thread exits, so whoever holds the handle
+        // can wait on the OS thread alone: one wake-up instead of two.
+        self.join_os_thread();
         let mut exit = self.exit.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
             if let Some(report) = exit.as_ref() {
-                return report.clone();
+                let report = report.clone();
+                drop(exit);
+                self.join_os_thread();
+                return report;
             }
             exit = self
                 .exited
@@ -110,6 +145,11 @@ impl Control {
             .exited
             .wait_timeout_while(exit, timeout, |exit| exit.is_none())
             .unwrap_or_else(PoisonError::into_inner);
-        exit.clone()
+        let report = exit.clone();
+        drop(exit);
+        if report.is_some() {
+            self.join_os_thread();
+        }
+        report
     }
 }

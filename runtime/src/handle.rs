@@ -14,7 +14,7 @@ use crate::error::{
     CallError, JoinError, JoinTimeoutError, SendError, SendTimeoutError, TrySendError,
 };
 use crate::exit::{Exit, ExitReport};
-use crate::queue::{Message, Outbox, PushError};
+use crate::queue::{Job, Message, Outbox, PushError};
 use crate::registry::{Managed, State, ThreadId, ThreadInfo};
 use crate::thread::BackgroundThread;
 
@@ -82,7 +82,7 @@ impl<T: BackgroundThread> Sender<T> {
         };
         shared
             .outbox
-            .push(&admitted, Message::Task(task))
+            .push(admitted, Message::Task(task))
             .map_err(|message| SendError(message.into_task()))
     }
 
@@ -99,7 +99,7 @@ impl<T: BackgroundThread> Sender<T> {
         };
         shared
             .outbox
-            .try_push(&admitted, Message::Task(task))
+            .try_push(admitted, Message::Task(task))
             .map_err(|e| match e {
                 PushError::Full(m) => TrySendError::Full(m.into_task()),
                 PushError::Timeout(m) | PushError::Closed(m) => TrySendError::Closed(m.into_task()),
@@ -124,7 +124,7 @@ impl<T: BackgroundThread> Sender<T> {
         };
         shared
             .outbox
-            .push_timeout(&admitted, Message::Task(task), timeout)
+            .push_timeout(admitted, Message::Task(task), timeout)
             .map_err(|e| match e {
                 PushError::Full(m) | PushError::Timeout(m) => {
                     SendTimeoutError::Timeout(m.into_task())
@@ -292,14 +292,17 @@ impl<T: BackgroundThread> Handle<T> {
             return Err(CallError::Closed(f));
         };
         let (reply_tx, reply_rx) = channel::bounded(1);
-        let job = Box::new(move |thread: &mut T, ctx: &Context| {
+        let job: Job<T> = Box::new(move |thread: &mut T, ctx: &Context| {
             // The caller may have given up waiting; the answer is then not needed.
             let _ = reply_tx.send(f(thread, ctx));
         });
-        if shared.outbox.push(&admitted, Message::Job(job)).is_err() {
+        if shared
+            .outbox
+            .push(admitted, Message::Job(Box::new(job)))
+            .is_err()
+        {
             return Err(CallError::Ended);
         }
-        drop(admitted);
         // The job is dropped unanswered if the thread ends first, which disconnects.
         reply_rx.recv().map_err(|_| CallError::Ended)
     }
@@ -319,7 +322,8 @@ impl<T: BackgroundThread> Handle<T> {
         };
         // The channel cannot be disconnected while we are admitted (see `queue`), so a
         // failed push only happens if the thread is gone, and then the job is moot.
-        let _ = shared.outbox.push(&admitted, Message::Job(Box::new(f)));
+        let job: Job<T> = Box::new(f);
+        let _ = shared.outbox.push(admitted, Message::Job(Box::new(job)));
         Ok(())
     }
 
@@ -333,7 +337,9 @@ impl<T: BackgroundThread> Handle<T> {
     /// Waits for the thread to end and takes its [`Exit`]: the report and the tasks it
     /// accepted but did not handle.
     ///
-    /// `join` does not stop the thread; call [`stop`](Self::stop) first.
+    /// When it returns, `shutdown` has run, the thread's value has been dropped and the
+    /// OS thread has exited. `join` does not stop the thread; call [`stop`](Self::stop)
+    /// first.
     ///
     /// # Errors
     ///

@@ -2,12 +2,14 @@
 //!
 //! One channel carries tasks and control messages (calls, casts, wake-ups), so the
 //! thread never `select!`s. In front of it stands a [`Gate`]: one atomic word holding a
-//! `closed` bit and the number of senders inside the gate. A sender enters, pushes, and
-//! leaves; once the gate is closed nobody enters, and when the count reaches zero every
-//! accepted message is in the channel. The receiving side ([`Inbox::next`]) drains until
-//! that moment, so a task is either received or handed back to its sender: nothing is
-//! dropped by closing, whatever senders are racing.
+//! `closed` bit and the number of messages admitted so far. A sender is admitted (one
+//! `fetch_add`) and pushes; a push that fails takes its admission back. Once the gate is
+//! closed nobody is admitted, so the count is final, and the receiving side
+//! ([`Inbox::next`]) drains until it has received that many messages. A task is thus
+//! either received or handed back to its sender: nothing is dropped by closing, whatever
+//! senders are racing, and the hot path costs one atomic operation.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -20,9 +22,14 @@ use crate::thread::BackgroundThread;
 pub(crate) type Job<T> = Box<dyn FnOnce(&mut T, &Context) + Send>;
 
 /// What travels through a thread's channel.
+///
+/// The job is boxed twice so that it is a thin pointer: a message is then no larger than
+/// a small task plus a tag (16 bytes for a `u64` instead of 24), which the channel moves
+/// on every send. Jobs are rare next to tasks; the extra allocation is theirs.
+#[allow(clippy::redundant_allocation)]
 pub(crate) enum Message<T: BackgroundThread> {
     Task(T::Task),
-    Job(Job<T>),
+    Job(Box<Job<T>>),
     /// Wakes a receiver blocked on an empty channel so that it sees the gate closed.
     Wake,
 }
@@ -40,29 +47,24 @@ impl<T: BackgroundThread> Message<T> {
 
 const CLOSED: usize = 1 << (usize::BITS - 1);
 
-/// The sender-side gate: a `closed` bit and the number of senders inside.
+/// The sender-side gate: a `closed` bit and the number of messages admitted.
 #[derive(Debug, Default)]
 pub(crate) struct Gate {
     state: AtomicUsize,
 }
 
 impl Gate {
-    /// Enters the gate, unless it is closed. The sender is counted as inside until the
-    /// returned guard is dropped, which it drops once its push finished.
+    /// Admits one message, unless the gate is closed. The admission is kept by a
+    /// successful push ([`Admitted::commit`]) and taken back if the guard is dropped.
     #[inline]
     pub(crate) fn admit(&self) -> Option<Admitted<'_>> {
         let previous = self.state.fetch_add(1, Ordering::SeqCst);
         if previous & CLOSED == 0 {
             Some(Admitted(self))
         } else {
-            self.leave();
+            self.state.fetch_sub(1, Ordering::SeqCst);
             None
         }
-    }
-
-    #[inline]
-    fn leave(&self) {
-        self.state.fetch_sub(1, Ordering::SeqCst);
     }
 
     /// Closes the gate. Returns whether this call closed it.
@@ -74,17 +76,27 @@ impl Gate {
         self.state.load(Ordering::SeqCst) & CLOSED != 0
     }
 
-    fn in_flight(&self) -> usize {
+    /// Messages admitted and not taken back. Final once the gate is closed, but for a
+    /// moment a refused or failed sender may still be counted.
+    fn admitted(&self) -> usize {
         self.state.load(Ordering::SeqCst) & !CLOSED
     }
 }
 
-/// A sender inside the gate; leaves when dropped, even if pushing unwinds.
+/// One admitted message; taken back when dropped, unless committed.
 pub(crate) struct Admitted<'a>(&'a Gate);
+
+impl Admitted<'_> {
+    /// Keeps the admission: the message is in the channel.
+    #[inline]
+    fn commit(self) {
+        std::mem::forget(self);
+    }
+}
 
 impl Drop for Admitted<'_> {
     fn drop(&mut self) {
-        self.0.leave();
+        self.0.state.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -103,6 +115,8 @@ pub(crate) struct Outbox<T: BackgroundThread> {
 /// The receiving half, owned by the thread.
 pub(crate) struct Inbox<T: BackgroundThread> {
     rx: channel::Receiver<Message<T>>,
+    /// Admitted messages (tasks and jobs, not wake-ups) received so far.
+    received: Cell<usize>,
 }
 
 /// A new queue: bounded when `capacity` is given (a capacity of 0 is raised to 1, since
@@ -112,45 +126,59 @@ pub(crate) fn queue<T: BackgroundThread>(capacity: Option<usize>) -> (Outbox<T>,
         Some(capacity) => channel::bounded(capacity.max(1)),
         None => channel::unbounded(),
     };
-    (Outbox { tx }, Inbox { rx })
+    (
+        Outbox { tx },
+        Inbox {
+            rx,
+            received: Cell::new(0),
+        },
+    )
 }
 
 impl<T: BackgroundThread> Outbox<T> {
-    // The pushes take the admission as proof that the caller is inside the gate. While a
-    // sender is inside, the thread keeps its receiver (it waits for `in_flight == 0`), so
-    // a push never finds the channel disconnected; `Closed` covers it all the same.
+    // The pushes take the admission and commit it once the message is in the channel.
+    // The thread keeps its receiver until it has received every admitted message, so a
+    // push never finds the channel disconnected; `Closed` covers it all the same.
 
     /// Pushes, blocking while a bounded queue is full.
     #[inline]
     pub(crate) fn push(
         &self,
-        _admitted: &Admitted<'_>,
+        admitted: Admitted<'_>,
         message: Message<T>,
     ) -> Result<(), Message<T>> {
-        self.tx.send(message).map_err(|channel::SendError(m)| m)
+        self.tx.send(message).map_err(|channel::SendError(m)| m)?;
+        admitted.commit();
+        Ok(())
     }
 
     pub(crate) fn try_push(
         &self,
-        _admitted: &Admitted<'_>,
+        admitted: Admitted<'_>,
         message: Message<T>,
     ) -> Result<(), PushError<Message<T>>> {
         self.tx.try_send(message).map_err(|e| match e {
             channel::TrySendError::Full(m) => PushError::Full(m),
             channel::TrySendError::Disconnected(m) => PushError::Closed(m),
-        })
+        })?;
+        admitted.commit();
+        Ok(())
     }
 
     pub(crate) fn push_timeout(
         &self,
-        _admitted: &Admitted<'_>,
+        admitted: Admitted<'_>,
         message: Message<T>,
         timeout: Duration,
     ) -> Result<(), PushError<Message<T>>> {
-        self.tx.send_timeout(message, timeout).map_err(|e| match e {
-            channel::SendTimeoutError::Timeout(m) => PushError::Timeout(m),
-            channel::SendTimeoutError::Disconnected(m) => PushError::Closed(m),
-        })
+        self.tx
+            .send_timeout(message, timeout)
+            .map_err(|e| match e {
+                channel::SendTimeoutError::Timeout(m) => PushError::Timeout(m),
+                channel::SendTimeoutError::Disconnected(m) => PushError::Closed(m),
+            })?;
+        admitted.commit();
+        Ok(())
     }
 
     /// Closes the gate and wakes the receiver if it waits on an empty channel.
@@ -169,35 +197,43 @@ impl<T: BackgroundThread> Outbox<T> {
 }
 
 impl<T: BackgroundThread> Inbox<T> {
-    /// The next message, or `None` once the gate is closed and every message that was
-    /// accepted before has been received. Blocks (in the kernel, no polling) while the
-    /// queue is open and empty.
+    /// The next message, or `None` once the gate is closed and every message it admitted
+    /// has been received. Blocks (in the kernel, no polling) while the queue is open and
+    /// empty.
     #[inline]
     pub(crate) fn next(&self, gate: &Gate) -> Option<Message<T>> {
         // Draining with `try_recv` first keeps the common, busy case off the blocking path.
         if let Ok(message) = self.rx.try_recv() {
-            return Some(message);
+            return Some(self.count(message));
         }
         if !gate.is_closed() {
             // A `close` after this check sends a wake-up, or finds the channel full, in
             // which case this `recv` returns at once.
-            return self.rx.recv().ok();
+            return self.rx.recv().ok().map(|message| self.count(message));
         }
         self.drain_closed(gate)
+    }
+
+    #[inline]
+    fn count(&self, message: Message<T>) -> Message<T> {
+        if !matches!(message, Message::Wake) {
+            self.received.set(self.received.get() + 1);
+        }
+        message
     }
 
     #[cold]
     fn drain_closed(&self, gate: &Gate) -> Option<Message<T>> {
         loop {
             if let Ok(message) = self.rx.try_recv() {
-                return Some(message);
+                return Some(self.count(message));
             }
-            if gate.in_flight() == 0 {
-                // Everyone who entered before the close has pushed; one last look.
-                return self.rx.try_recv().ok();
+            if self.received.get() >= gate.admitted() {
+                return None;
             }
-            // A sender inside the gate is between its check and its push (nanoseconds),
-            // or blocked on a full channel that the `try_recv` above just made room in.
+            // An admitted sender is between its admission and its push (nanoseconds), or
+            // blocked on a full channel that the `try_recv` above just made room in, or
+            // was refused and is about to take back its admission.
             std::thread::yield_now();
         }
     }
@@ -208,17 +244,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn closed_gate_refuses_and_counts_nobody() {
+    fn the_gate_counts_committed_admissions_and_refuses_once_closed() {
         let gate = Gate::default();
-        let admitted = gate.admit();
-        assert!(admitted.is_some());
-        assert_eq!(gate.in_flight(), 1);
+        gate.admit().unwrap().commit();
+        let taken_back = gate.admit().unwrap();
+        assert_eq!(gate.admitted(), 2);
+        drop(taken_back);
+        assert_eq!(gate.admitted(), 1, "a failed push takes its admission back");
         assert!(gate.close());
         assert!(!gate.close(), "only the first close reports closing");
         assert!(gate.admit().is_none());
-        assert_eq!(gate.in_flight(), 1, "a refused sender is not counted");
-        drop(admitted);
-        assert_eq!(gate.in_flight(), 0);
+        assert_eq!(gate.admitted(), 1, "a refused sender is not counted");
         assert!(gate.is_closed());
     }
 }

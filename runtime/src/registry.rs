@@ -2,6 +2,7 @@
 //! them all, and an optional limit on how many may run.
 
 use std::any::Any;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
@@ -161,10 +162,13 @@ pub struct Registry {
     inner: Arc<Inner>,
 }
 
+/// The threads, by id. Ids grow with every spawn, so the map's order is the start order
+/// (a shutdown stops threads in reverse), and a thread that ends leaves in `O(log n)`.
+type Threads = BTreeMap<ThreadId, Arc<dyn Managed>>;
+
 #[derive(Default)]
 struct Inner {
-    /// In start order, so that a shutdown can stop threads in reverse.
-    threads: Mutex<Vec<Arc<dyn Managed>>>,
+    threads: Mutex<Threads>,
     limit: Option<usize>,
 }
 
@@ -207,7 +211,10 @@ impl Registry {
 
     /// A snapshot of every thread in the registry, in start order.
     pub fn active(&self) -> Vec<ThreadInfo> {
-        self.threads().iter().map(|thread| thread.info()).collect()
+        self.threads()
+            .values()
+            .map(|thread| thread.info())
+            .collect()
     }
 
     /// How many threads are in the registry.
@@ -241,7 +248,7 @@ impl Registry {
     /// ```
     pub fn find(&self, name: &str) -> Option<AnyHandle> {
         self.threads()
-            .iter()
+            .values()
             .find(|thread| thread.control().name == name)
             .map(|thread| AnyHandle::from_managed(Arc::clone(thread)))
     }
@@ -249,15 +256,14 @@ impl Registry {
     /// The thread with this id, if it is in the registry.
     pub fn get(&self, id: ThreadId) -> Option<AnyHandle> {
         self.threads()
-            .iter()
-            .find(|thread| thread.control().id == id)
+            .get(&id)
             .map(|thread| AnyHandle::from_managed(Arc::clone(thread)))
     }
 
     /// Handles to every thread in the registry, in start order.
     pub fn handles(&self) -> Vec<AnyHandle> {
         self.threads()
-            .iter()
+            .values()
             .map(|thread| AnyHandle::from_managed(Arc::clone(thread)))
             .collect()
     }
@@ -266,7 +272,7 @@ impl Registry {
     /// handles (or use [`AnyHandle::join_timeout`]) to wait for them.
     pub fn stop_all(&self) {
         // Stop outside the lock: a stopping thread removes itself from the registry.
-        let threads: Vec<_> = self.threads().iter().rev().cloned().collect();
+        let threads: Vec<_> = self.threads().values().rev().cloned().collect();
         for thread in threads {
             thread.stop();
         }
@@ -280,18 +286,18 @@ impl Registry {
                 return Err(limit);
             }
         }
-        threads.push(thread);
+        threads.insert(thread.control().id, thread);
         Ok(())
     }
 
     pub(crate) fn remove(&self, id: ThreadId) {
-        self.threads().retain(|thread| thread.control().id != id);
+        self.threads().remove(&id);
     }
 
     /// The lock never guards an invariant that a panic could break halfway (each
-    /// operation is one `Vec` call), so a poisoned lock is used as it is: a panic
+    /// operation is one map call), so a poisoned lock is used as it is: a panic
     /// elsewhere must not stop a shutdown.
-    fn threads(&self) -> MutexGuard<'_, Vec<Arc<dyn Managed>>> {
+    fn threads(&self) -> MutexGuard<'_, Threads> {
         self.inner
             .threads
             .lock()

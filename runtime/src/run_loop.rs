@@ -64,12 +64,19 @@ pub(crate) fn spawn_in<T: BackgroundThread>(
     };
     if let Err(channel::SendError(thread)) = handoff_tx.send(thread) {
         registry.remove(control.id);
+        let _ = os_thread.join();
         let error = std::io::Error::other("the new thread ended before it was started");
         return fail(SpawnFailure::Os(error), thread);
     }
     match started_rx.recv() {
-        Ok(Ok(())) => Ok(Handle::new(shared)),
-        Ok(Err((failure, thread))) => fail(failure, thread),
+        Ok(Ok(())) => {
+            control.set_join_handle(os_thread);
+            Ok(Handle::new(shared))
+        }
+        Ok(Err((failure, thread))) => {
+            let _ = os_thread.join();
+            fail(failure, thread)
+        }
         // `run` answers on every path it returns from; a thread that ended without
         // answering unwound past it, so its panic is handed on to the caller.
         Err(channel::RecvError) => {
