@@ -376,3 +376,67 @@ fn a_thread_can_stop_itself() {
     assert!(exit.outcome().is_clean());
     assert!(registry.is_empty());
 }
+
+/// Startup waits for the test's go-ahead, so the test can act while it is `Starting`.
+#[background_thread(name = "slow-start")]
+#[derive(Default)]
+struct SlowStart {
+    go: Option<Mutex<mpsc::Receiver<()>>>,
+    log: Log,
+}
+
+impl BackgroundThread for SlowStart {
+    type Task = &'static str;
+    fn startup(&mut self, _ctx: &Context) -> Result<(), BoxError> {
+        if let Some(go) = &self.go {
+            let _ = go.lock().unwrap().recv_timeout(BOUND);
+        }
+        Ok(())
+    }
+    fn handle(&mut self, task: &'static str, _ctx: &Context) -> Result<(), BoxError> {
+        self.log.lock().unwrap().push(format!("handle {task}"));
+        Ok(())
+    }
+    fn shutdown(&mut self, _ctx: &Context) {
+        self.log.lock().unwrap().push("shutdown".to_owned());
+    }
+}
+
+#[test]
+fn stop_during_startup_lets_startup_finish_then_ends_without_handling() {
+    let registry = Registry::new();
+    let (go, wait) = mpsc::channel();
+    let log = Log::default();
+    let slow = SlowStart {
+        go: Some(Mutex::new(wait)),
+        log: log.clone(),
+    };
+    let spawner = std::thread::spawn({
+        let registry = registry.clone();
+        move || slow.spawn_in(&registry).map_err(|e| e.to_string())
+    });
+    // It is in the registry, starting, before `spawn` returns.
+    let deadline = std::time::Instant::now() + BOUND;
+    let starting = loop {
+        if let Some(found) = registry.find("slow-start") {
+            break found;
+        }
+        assert!(std::time::Instant::now() < deadline, "never registered");
+        std::thread::yield_now();
+    };
+    assert_eq!(starting.state(), State::Starting);
+    starting.stop();
+    assert_eq!(starting.state(), State::Stopping);
+    go.send(()).unwrap();
+
+    let handle = spawner.join().unwrap().expect("startup itself succeeded");
+    assert!(
+        handle.send("too late").is_err(),
+        "a stopped thread accepts nothing"
+    );
+    let exit = join(&handle);
+    assert!(exit.outcome().is_clean());
+    assert_eq!(exit.handled(), 0);
+    assert_eq!(entries(&log), ["shutdown"]);
+    assert!(registry.is_empty());
+}

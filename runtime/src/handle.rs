@@ -211,7 +211,9 @@ impl<T: BackgroundThread> Handle<T> {
         &self.sender.shared.control
     }
 
-    /// Queues a task, blocking while a bounded queue is full.
+    /// Queues a task, blocking while a bounded queue is full. (On the thread itself, a
+    /// full bounded queue would never drain while it waits: use
+    /// [`try_send`](Self::try_send) there.)
     ///
     /// # Errors
     ///
