@@ -282,6 +282,7 @@ fn the_exit_is_taken_once_and_the_report_stays_readable() {
     }
     let report = handle.to_any().join_timeout(BOUND).unwrap();
     assert!(report.outcome().is_clean());
+    assert!(report.stop_took().unwrap() <= report.ran_for());
     assert!(
         report
             .to_string()

@@ -1,9 +1,14 @@
 //! The [`Context`] handed to every lifecycle method and to closures run by `call`/`cast`.
 
 use std::fmt;
+use std::panic::Location;
 use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel as channel;
 
 use crate::control::Control;
+use crate::halt::{self, Halted};
 use crate::registry::{State, ThreadId};
 
 /// What a running thread knows about itself.
@@ -70,10 +75,186 @@ impl Context {
     /// Asks this thread to stop once it has handled the tasks already accepted, as
     /// `Handle::stop` does from outside.
     pub fn stop(&self) {
-        // The thread is not blocked in the channel while it runs this, so closing the
-        // gate is enough: no wake-up is needed.
-        self.control.gate.close();
-        self.control.mark_stopping();
+        // The thread is not blocked in the channel while it runs this, so no wake-up
+        // is needed.
+        self.control.request_stop();
+    }
+
+    /// Whether the thread was halted.
+    pub fn is_halted(&self) -> bool {
+        self.control.halt.is_halted()
+    }
+
+    /// A checkpoint: if the thread was halted, unwinds out of `handle` (running
+    /// destructors, printing nothing) and the thread ends as halted. Records the
+    /// caller's location for the shutdown report. See [`checkpoint`](crate::checkpoint)
+    /// for the free function that needs no `Context`.
+    ///
+    /// # Panics
+    ///
+    /// Unwinds with a [`Halted`] payload when the thread was halted (not a panic: no
+    /// hook runs, nothing is printed).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use threadward::{background_thread, BackgroundThread, BoxError, Context, Outcome};
+    ///
+    /// #[background_thread]
+    /// #[derive(Default)]
+    /// struct Cruncher;
+    ///
+    /// impl BackgroundThread for Cruncher {
+    ///     type Task = u64;
+    ///     fn handle(&mut self, rounds: u64, ctx: &Context) -> Result<(), BoxError> {
+    ///         for _ in 0..rounds {
+    ///             ctx.checkpoint();
+    ///             std::thread::sleep(std::time::Duration::from_millis(1));
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let cruncher = Cruncher.spawn()?;
+    /// cruncher.send(u64::MAX)?; // would run for ever
+    /// cruncher.send(1)?;        // queued behind it
+    /// cruncher.halt();
+    /// let exit = cruncher.join()?;
+    /// assert!(matches!(exit.outcome(), Outcome::Halted));
+    /// // The queued task is returned, not dropped (and so is the long one, if the halt
+    /// // came before it started).
+    /// assert_eq!(exit.undelivered().last(), Some(&1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[track_caller]
+    #[inline]
+    pub fn checkpoint(&self) {
+        halt::pass(&self.control, Location::caller());
+    }
+
+    /// Like [`checkpoint`](Self::checkpoint), returning `Err(Halted)` instead of
+    /// unwinding: for `?`-style code and for builds with `panic = "abort"`.
+    ///
+    /// # Errors
+    ///
+    /// [`Halted`] when the thread was halted.
+    #[track_caller]
+    #[inline]
+    pub fn try_checkpoint(&self) -> Result<(), Halted> {
+        halt::try_pass(&self.control, Location::caller())
+    }
+
+    /// Sleeps for `duration`, unless a stop or halt is requested: returns `true` if it
+    /// slept the whole time, `false` if a stop cut it short (at once, not at the next
+    /// tick). Like a checkpoint, it unwinds if the thread was halted.
+    ///
+    /// # Panics
+    ///
+    /// Unwinds with [`Halted`] when the thread was halted before or during the sleep.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use threadward::{background_thread, BackgroundThread, BoxError, Context};
+    /// # use std::time::{Duration, Instant};
+    /// #[background_thread]
+    /// #[derive(Default)]
+    /// struct Poller;
+    ///
+    /// impl BackgroundThread for Poller {
+    ///     type Task = ();
+    ///     fn handle(&mut self, (): (), ctx: &Context) -> Result<(), BoxError> {
+    ///         while ctx.sleep(Duration::from_secs(60)) {
+    ///             // poll the device once a minute
+    ///         }
+    ///         Ok(()) // a stop woke the sleep: finish
+    ///     }
+    /// }
+    ///
+    /// let poller = Poller.spawn()?;
+    /// poller.send(())?;
+    /// let asked = Instant::now();
+    /// poller.stop();
+    /// poller.join()?;
+    /// assert!(asked.elapsed() < Duration::from_secs(10));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[track_caller]
+    pub fn sleep(&self, duration: Duration) -> bool {
+        let location = Location::caller();
+        halt::pass(&self.control, location);
+        if self.is_stopping() {
+            return false;
+        }
+        let slept = self.control.interrupt().recv_timeout(duration).is_err();
+        halt::pass(&self.control, location);
+        slept
+    }
+
+    /// Receives from `receiver`, unless a stop or halt is requested first: `None` when a
+    /// stop cut the wait short or the channel is disconnected. Like a checkpoint, it
+    /// unwinds if the thread was halted.
+    ///
+    /// # Panics
+    ///
+    /// Unwinds with [`Halted`] when the thread was halted before or during the wait.
+    #[track_caller]
+    pub fn recv<T>(&self, receiver: &channel::Receiver<T>) -> Option<T> {
+        let location = Location::caller();
+        halt::pass(&self.control, location);
+        if self.is_stopping() {
+            return receiver.try_recv().ok();
+        }
+        let message = channel::select! {
+            recv(receiver) -> message => message.ok(),
+            recv(self.control.interrupt()) -> _ => None,
+        };
+        halt::pass(&self.control, location);
+        message
+    }
+
+    /// Registers `hook` to run once, when a stop or halt is first requested, on the
+    /// thread that requests it (or at once, here, if one was already requested). It is
+    /// how a thread parked in blocking I/O is woken: close the socket, connect to the
+    /// listener, cancel the request.
+    ///
+    /// # Examples
+    ///
+    /// A thread serving a `TcpListener`, whose `accept` would otherwise keep a stop
+    /// waiting for ever:
+    ///
+    /// ```
+    /// use std::net::{TcpListener, TcpStream};
+    /// use threadward::{background_thread, BackgroundThread, BoxError, Context};
+    ///
+    /// #[background_thread]
+    /// #[derive(Default)]
+    /// struct Server;
+    ///
+    /// impl BackgroundThread for Server {
+    ///     type Task = TcpListener;
+    ///     fn handle(&mut self, listener: TcpListener, ctx: &Context) -> Result<(), BoxError> {
+    ///         let address = listener.local_addr()?;
+    ///         // On stop, connect once to our own listener, so that `accept` returns.
+    ///         ctx.on_stop(move || drop(TcpStream::connect(address)));
+    ///         for stream in listener.incoming() {
+    ///             if ctx.is_stopping() {
+    ///                 break;
+    ///             }
+    ///             let _client = stream?; // serve it
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let server = Server.spawn()?;
+    /// server.send(TcpListener::bind("127.0.0.1:0")?)?;
+    /// server.stop(); // before or during `accept`: either way it ends
+    /// assert!(server.join()?.outcome().is_clean());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn on_stop(&self, hook: impl FnOnce() + Send + 'static) {
+        self.control.on_stop(Box::new(hook));
     }
 }
 

@@ -4,14 +4,18 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
+use crossbeam_channel as channel;
 use crossbeam_utils::CachePadded;
 
 use crate::exit::ExitReport;
+use crate::halt::HaltState;
 use crate::queue::Gate;
 use crate::registry::{State, ThreadId};
 
+/// Runs once when a stop or halt is first requested.
+pub(crate) type StopHook = Box<dyn FnOnce() + Send>;
+
 /// Per-thread state that does not depend on the thread's type.
-#[derive(Debug)]
 pub(crate) struct Control {
     pub(crate) name: &'static str,
     pub(crate) type_name: &'static str,
@@ -23,6 +27,13 @@ pub(crate) struct Control {
     handled: CachePadded<AtomicU64>,
     pub(crate) started_at: SystemTime,
     pub(crate) started: Instant,
+    pub(crate) halt: HaltState,
+    /// When a stop (or halt) was first requested.
+    stop_requested: OnceLock<Instant>,
+    /// Holds a token once a stop or halt was requested, to cut interruptible waits short.
+    interrupt: (channel::Sender<()>, channel::Receiver<()>),
+    /// `None` once the hooks ran: later ones run at once.
+    on_stop: Mutex<Option<Vec<StopHook>>>,
     os_thread: OnceLock<std::thread::ThreadId>,
     /// Taken by the first join, which waits for the OS thread to exit.
     join_handle: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -41,6 +52,10 @@ impl Control {
             handled: CachePadded::new(AtomicU64::new(0)),
             started_at: SystemTime::now(),
             started: Instant::now(),
+            halt: HaltState::default(),
+            stop_requested: OnceLock::new(),
+            interrupt: channel::bounded(1),
+            on_stop: Mutex::new(Some(Vec::new())),
             os_thread: OnceLock::new(),
             join_handle: Mutex::new(None),
             exit: Mutex::new(None),
@@ -67,6 +82,58 @@ impl Control {
     pub(crate) fn mark_stopping(&self) {
         let _ = self.transition(State::Running, State::Stopping)
             || self.transition(State::Starting, State::Stopping);
+    }
+
+    /// Everything a stop request does that needs no typed queue: close the gate, mark
+    /// the state, cut interruptible waits short, run the `on_stop` hooks (once, here,
+    /// on the requesting side). The caller wakes the queue if it must.
+    pub(crate) fn request_stop(&self) {
+        self.gate.close();
+        let _ = self.stop_requested.set(Instant::now());
+        self.mark_stopping();
+        let _ = self.interrupt.0.try_send(());
+        let hooks = self
+            .on_stop
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        for hook in hooks.into_iter().flatten() {
+            // A panicking hook must not keep the others, or the stop, from happening.
+            if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(hook)) {
+                let message = crate::run_loop::panic_message(payload);
+                tracing::error!(thread = self.name, id = self.id.as_u64(), %message, "on_stop hook panicked");
+            }
+        }
+    }
+
+    /// Sets the halt flag, then requests a stop.
+    pub(crate) fn request_halt(&self) {
+        if self.halt.halt() {
+            tracing::warn!(thread = self.name, id = self.id.as_u64(), "halt requested");
+        }
+        // A second token makes sure an interruptible wait that consumed the stop's
+        // token sees the halt too.
+        let _ = self.interrupt.0.try_send(());
+        self.request_stop();
+    }
+
+    /// Registers a hook for the first stop or halt request; runs it now if one came.
+    pub(crate) fn on_stop(&self, hook: StopHook) {
+        let mut hooks = self.on_stop.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(hooks) = hooks.as_mut() {
+            hooks.push(hook);
+        } else {
+            drop(hooks);
+            hook();
+        }
+    }
+
+    pub(crate) fn interrupt(&self) -> &channel::Receiver<()> {
+        &self.interrupt.1
+    }
+
+    pub(crate) fn stop_requested(&self) -> Option<Instant> {
+        self.stop_requested.get().copied()
     }
 
     pub(crate) fn handled(&self) -> u64 {
@@ -151,5 +218,15 @@ impl Control {
             self.join_os_thread();
         }
         report
+    }
+}
+
+impl std::fmt::Debug for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Control")
+            .field("name", &self.name)
+            .field("id", &self.id)
+            .field("state", &self.state())
+            .finish_non_exhaustive()
     }
 }

@@ -209,6 +209,9 @@ pub enum SpawnFailure {
     /// `startup` returned an error.
     #[error("startup failed: {0}")]
     Startup(BoxError),
+    /// The thread was halted while `startup` ran.
+    #[error("halted during startup")]
+    Halted,
     /// `startup` panicked.
     #[error("startup panicked: {message}")]
     StartupPanicked {

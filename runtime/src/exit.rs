@@ -14,6 +14,9 @@ use crate::thread::BackgroundThread;
 pub enum Outcome {
     /// It was stopped, handled every task it had accepted and ran `shutdown`.
     Stopped,
+    /// It was halted: it unwound at a checkpoint (or stopped between tasks), ran
+    /// `shutdown`, and returned the tasks it had not handled.
+    Halted,
     /// `handle` (or a closure run by `call`/`cast`) panicked. `shutdown` ran.
     Panicked {
         /// The panic's message.
@@ -35,6 +38,7 @@ impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Stopped => f.write_str("stopped"),
+            Self::Halted => f.write_str("halted"),
             Self::Panicked { message } => write!(f, "panicked: {message}"),
             Self::Failed(error) => write!(f, "failed: {error}"),
         }
@@ -50,6 +54,7 @@ pub struct ExitReport {
     pub(crate) handled: u64,
     pub(crate) undelivered: usize,
     pub(crate) ran_for: Duration,
+    pub(crate) stop_took: Option<Duration>,
 }
 
 impl ExitReport {
@@ -82,6 +87,12 @@ impl ExitReport {
     pub fn ran_for(&self) -> Duration {
         self.ran_for
     }
+
+    /// How long it took from the first stop (or halt) request to the end of `shutdown`;
+    /// `None` if the thread ended without being asked to.
+    pub fn stop_took(&self) -> Option<Duration> {
+        self.stop_took
+    }
 }
 
 impl fmt::Display for ExitReport {
@@ -98,7 +109,7 @@ impl fmt::Display for ExitReport {
 /// that were accepted but not handled.
 ///
 /// A stopped thread handles everything it accepted, so `undelivered` is empty; a thread
-/// that failed or panicked returns what was still queued.
+/// that was halted, failed or panicked returns what was still queued.
 pub struct Exit<T: BackgroundThread> {
     pub(crate) report: ExitReport,
     pub(crate) undelivered: Vec<T::Task>,

@@ -36,8 +36,13 @@ impl<T: BackgroundThread> Managed for Shared<T> {
     }
 
     fn stop(&self) {
-        self.outbox.close(&self.control.gate);
-        self.control.mark_stopping();
+        self.control.request_stop();
+        self.outbox.wake();
+    }
+
+    fn halt(&self) {
+        self.control.request_halt();
+        self.outbox.wake();
     }
 
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
@@ -336,6 +341,16 @@ impl<T: BackgroundThread> Handle<T> {
         self.shared().stop();
     }
 
+    /// Halts the thread: it accepts no tasks, the next checkpoint (or interruptible wait)
+    /// in `handle` unwinds, tasks still queued are not handled but returned in the
+    /// [`Exit`], and `shutdown` runs. Code that never reaches a checkpoint cannot be
+    /// halted; it finishes its current task first. Idempotent, and valid in every state.
+    ///
+    /// See [`Context::checkpoint`] for an example.
+    pub fn halt(&self) {
+        self.shared().halt();
+    }
+
     /// Waits for the thread to end and takes its [`Exit`]: the report and the tasks it
     /// accepted but did not handle.
     ///
@@ -501,6 +516,11 @@ impl AnyHandle {
     /// Asks the thread to stop, as [`Handle::stop`] does.
     pub fn stop(&self) {
         self.managed.stop();
+    }
+
+    /// Halts the thread, as [`Handle::halt`] does.
+    pub fn halt(&self) {
+        self.managed.halt();
     }
 
     /// Waits for the thread to end and returns how it ended. The undelivered tasks stay

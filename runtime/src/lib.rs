@@ -9,6 +9,7 @@ mod control;
 mod error;
 mod exit;
 mod factory;
+mod halt;
 mod handle;
 mod queue;
 mod registry;
@@ -22,6 +23,7 @@ pub use error::{
 };
 pub use exit::{Exit, ExitReport, Outcome};
 pub use factory::{create, create_in, factory_names};
+pub use halt::{checkpoint, try_checkpoint, Halted, LastCheckpoint};
 pub use handle::{AnyHandle, Handle, Sender};
 pub use registry::{registry, Registry, State, ThreadId, ThreadInfo};
 pub use thread::{BackgroundThread, BoxError, Declared};

@@ -181,14 +181,13 @@ impl<T: BackgroundThread> Outbox<T> {
         Ok(())
     }
 
-    /// Closes the gate and wakes the receiver if it waits on an empty channel.
+    /// Wakes the receiver if it waits on an empty channel, so that it sees the gate
+    /// closed (call after closing it).
     ///
     /// The wake-up bypasses the gate and never blocks: if a bounded channel is full, the
     /// receiver is not waiting, and it sees the closed gate once it has drained.
-    pub(crate) fn close(&self, gate: &Gate) {
-        if gate.close() {
-            let _ = self.tx.try_send(Message::Wake);
-        }
+    pub(crate) fn wake(&self) {
+        let _ = self.tx.try_send(Message::Wake);
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::SystemTime;
 
 use crate::control::Control;
+use crate::halt::LastCheckpoint;
 use crate::handle::AnyHandle;
 
 /// A thread's id: unique in the process, never reused.
@@ -98,6 +99,8 @@ pub struct ThreadInfo {
     pub queue_depth: usize,
     /// When it was spawned.
     pub started_at: SystemTime,
+    /// Where and how long ago it last passed a checkpoint, if ever.
+    pub last_checkpoint: Option<LastCheckpoint>,
 }
 
 /// What the registry needs of a thread, whatever its type.
@@ -106,6 +109,9 @@ pub(crate) trait Managed: Send + Sync + 'static {
     fn queue_depth(&self) -> usize;
     /// Closes the queue and wakes the thread; it drains and shuts down.
     fn stop(&self);
+    /// Sets the halt flag and stops: the next checkpoint unwinds, queued tasks are
+    /// returned.
+    fn halt(&self);
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
 
     fn info(&self) -> ThreadInfo {
@@ -118,6 +124,7 @@ pub(crate) trait Managed: Send + Sync + 'static {
             handled: control.handled(),
             queue_depth: self.queue_depth(),
             started_at: control.started_at,
+            last_checkpoint: control.halt.last_checkpoint(control.started),
         }
     }
 }
@@ -275,6 +282,14 @@ impl Registry {
         let threads: Vec<_> = self.threads().values().rev().cloned().collect();
         for thread in threads {
             thread.stop();
+        }
+    }
+
+    /// Halts every thread, the last-started first (see `Handle::halt`). Does not wait.
+    pub fn halt_all(&self) {
+        let threads: Vec<_> = self.threads().values().rev().cloned().collect();
+        for thread in threads {
+            thread.halt();
         }
     }
 

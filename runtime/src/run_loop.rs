@@ -11,6 +11,7 @@ use crate::context::Context;
 use crate::control::Control;
 use crate::error::{SpawnError, SpawnFailure};
 use crate::exit::{ExitReport, Outcome};
+use crate::halt::Halted;
 use crate::handle::{Handle, Shared};
 use crate::queue::{self, Inbox, Message};
 use crate::registry::{Managed, Registry, State};
@@ -102,13 +103,17 @@ fn run<T: BackgroundThread>(
 ) {
     let control = &*shared.control;
     control.bind_os_thread();
+    crate::halt::set_current(Arc::clone(&shared.control));
     let ctx = Context::new(Arc::clone(&shared.control));
     tracing::debug!(thread = control.name, id = control.id.as_u64(), "starting");
 
     let startup = panic::catch_unwind(AssertUnwindSafe(|| thread.startup(&ctx)));
     let failure = match startup {
         Ok(Ok(())) => None,
+        // `try_checkpoint()?` passes the halt on as an error.
+        Ok(Err(error)) if error.is::<Halted>() => Some(SpawnFailure::Halted),
         Ok(Err(error)) => Some(SpawnFailure::Startup(error)),
+        Err(payload) if payload.is::<Halted>() => Some(SpawnFailure::Halted),
         Err(payload) => Some(SpawnFailure::StartupPanicked {
             message: panic_message(payload),
         }),
@@ -127,12 +132,23 @@ fn run<T: BackgroundThread>(
     let _ = started.send(Ok(()));
 
     let mut handled = 0;
+    let mut undelivered = Vec::new();
     let served = panic::catch_unwind(AssertUnwindSafe(|| {
-        serve(&mut thread, &ctx, inbox, control, &mut handled)
+        serve(
+            &mut thread,
+            &ctx,
+            inbox,
+            control,
+            &mut handled,
+            &mut undelivered,
+        )
     }));
     let mut outcome = match served {
-        Ok(Ok(())) => Outcome::Stopped,
+        Ok(Ok(Served::Drained)) => Outcome::Stopped,
+        Ok(Ok(Served::Halted)) => Outcome::Halted,
+        Ok(Err(error)) if error.is::<Halted>() => Outcome::Halted,
         Ok(Err(error)) => Outcome::Failed(Arc::from(error)),
+        Err(payload) if payload.is::<Halted>() => Outcome::Halted,
         Err(payload) => Outcome::Panicked {
             message: panic_message(payload),
         },
@@ -140,10 +156,18 @@ fn run<T: BackgroundThread>(
     // A failed thread takes no more work; a stopped one has closed already.
     control.gate.close();
     control.mark_stopping();
-    if !outcome.is_clean() {
-        tracing::error!(thread = control.name, id = control.id.as_u64(), %outcome, "handle ended the thread");
+    match outcome {
+        Outcome::Stopped => {}
+        Outcome::Halted => {
+            tracing::warn!(thread = control.name, id = control.id.as_u64(), "halted");
+        }
+        _ => {
+            tracing::error!(thread = control.name, id = control.id.as_u64(), %outcome, "handle ended the thread");
+        }
     }
 
+    // A halted thread still cleans up: checkpoints in `shutdown` do not unwind.
+    control.halt.disarm();
     if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| thread.shutdown(&ctx))) {
         let message = panic_message(payload);
         tracing::error!(thread = control.name, id = control.id.as_u64(), %message, "shutdown panicked");
@@ -159,7 +183,6 @@ fn run<T: BackgroundThread>(
         tracing::error!(thread = control.name, id = control.id.as_u64(), %message, "drop panicked");
     }
 
-    let mut undelivered = Vec::new();
     while let Some(message) = inbox.next(&control.gate) {
         // Calls still queued are dropped here, which tells their callers `Ended`.
         if let Message::Task(task) = message {
@@ -169,15 +192,31 @@ fn run<T: BackgroundThread>(
     finish(shared, registry, outcome, handled, undelivered);
 }
 
-/// Handles messages until the queue is closed and drained.
+/// How serving ended, when it did not fail.
+enum Served {
+    /// The queue was closed and every accepted message was handled.
+    Drained,
+    /// A halt was seen between messages.
+    Halted,
+}
+
+/// Handles messages until the queue is closed and drained, or a halt is seen.
 fn serve<T: BackgroundThread>(
     thread: &mut T,
     ctx: &Context,
     inbox: &Inbox<T>,
     control: &Control,
     handled: &mut u64,
-) -> Result<(), BoxError> {
+    undelivered: &mut Vec<T::Task>,
+) -> Result<Served, BoxError> {
     while let Some(message) = inbox.next(&control.gate) {
+        if control.halt.is_halted() {
+            // Halted between messages: this one goes back with the rest.
+            if let Message::Task(task) = message {
+                undelivered.push(task);
+            }
+            return Ok(Served::Halted);
+        }
         match message {
             Message::Task(task) => {
                 *handled += 1;
@@ -188,7 +227,7 @@ fn serve<T: BackgroundThread>(
             Message::Wake => {}
         }
     }
-    Ok(())
+    Ok(Served::Drained)
 }
 
 /// Leaves the registry, stores the undelivered tasks and publishes the exit.
@@ -200,10 +239,9 @@ fn finish<T: BackgroundThread>(
     undelivered: Vec<T::Task>,
 ) {
     let control = &*shared.control;
-    control.set_state(if outcome.is_clean() {
-        State::Stopped
-    } else {
-        State::Failed
+    control.set_state(match outcome {
+        Outcome::Stopped | Outcome::Halted => State::Stopped,
+        _ => State::Failed,
     });
     registry.remove(control.id);
     let report = ExitReport {
@@ -213,6 +251,7 @@ fn finish<T: BackgroundThread>(
         handled,
         undelivered: undelivered.len(),
         ran_for: control.started.elapsed(),
+        stop_took: control.stop_requested().map(|asked| asked.elapsed()),
     };
     tracing::info!(
         thread = control.name,
@@ -231,7 +270,7 @@ fn finish<T: BackgroundThread>(
 
 /// The message of a panic payload. The payload is dropped here; should its own `Drop`
 /// panic, it is leaked instead, since a second unwind must not escape the run loop.
-fn panic_message(payload: Box<dyn Any + Send>) -> String {
+pub(crate) fn panic_message(payload: Box<dyn Any + Send>) -> String {
     let message = if let Some(message) = payload.downcast_ref::<&'static str>() {
         (*message).to_owned()
     } else if let Some(message) = payload.downcast_ref::<String>() {
