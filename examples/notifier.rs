@@ -6,14 +6,13 @@
 //! cargo run --example notifier
 //! ```
 //!
-//! Press Ctrl-C to stop it. It prints one line per queued and per delivered
-//! notification, then a summary, and exits with status 0 when nothing was lost.
+//! Press Ctrl-C (or send SIGTERM) to stop it. It prints one line per queued and per
+//! delivered notification, then the shutdown report, and exits with the report's code:
+//! 0 when every thread stopped cleanly and nothing was lost.
 
 use std::time::Duration;
 
-use signal_hook::consts::{SIGINT, SIGTERM};
-use signal_hook::iterator::Signals;
-use threadward::{background_thread, BackgroundThread, BoxError, Context, Sender};
+use threadward::{background_thread, BackgroundThread, BoxError, Context, Sender, Shutdown};
 
 /// One notification to deliver.
 #[derive(Debug)]
@@ -85,9 +84,6 @@ fn produce(notifier: &Sender<Notifier>) -> u64 {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // Signals are only recorded by the handler; this thread picks them up below.
-    let mut signals = Signals::new([SIGINT, SIGTERM])?;
-
     // Created by name through the factory, as a configuration file would name it.
     let notifier = threadward::create("notification")?
         .downcast::<Notifier>()
@@ -98,24 +94,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .spawn(move || produce(&sender))?;
     println!("running; press Ctrl-C to stop");
 
-    let signal = signals.forever().next().unwrap_or(SIGINT);
-    let name = signal_hook::low_level::signal_name(signal).unwrap_or("a signal");
-    println!("received {name}; stopping");
-    notifier.stop(); // refuses new notifications, delivers the queued ones
+    // Blocks until SIGINT or SIGTERM, then stops every registered thread (draining the
+    // queue); a second signal halts them, a third exits at once naming who is stuck.
+    let report = Shutdown::on_signals()
+        .grace(Duration::from_secs(10))
+        .halt_grace(Duration::from_secs(5))
+        .wait()?;
     let accepted = producer.join().map_err(|_| "the producer panicked")?;
     let exit = notifier.join()?;
     for notification in exit.undelivered() {
         println!("returned notification #{}", notification.id);
     }
-    println!("{}", exit.report());
+    print!("{report}");
     println!(
         "accepted {accepted}, delivered {}, returned {}",
         exit.handled(),
         exit.undelivered().len()
     );
-    let lost = accepted != exit.handled() + exit.undelivered().len() as u64;
-    if lost || !exit.outcome().is_clean() {
+    if accepted != exit.handled() + exit.undelivered().len() as u64 {
+        eprintln!("notifications were lost");
         std::process::exit(1);
     }
-    Ok(())
+    std::process::exit(report.exit_code());
 }
