@@ -1,6 +1,6 @@
 #![doc = include_str!("../README.md")]
 
-pub use threadward_macros::background_thread;
+pub use threadward_macros::{background_thread, checkpointed};
 pub use threadward_runtime::{
     checkpoint, create, create_in, factory_names, registry, try_checkpoint, AnyHandle,
     BackgroundThread, BoxError, CallError, Context, CreateError, Declared, Exit, ExitReport,

@@ -241,6 +241,39 @@ fn threads_stop_in_reverse_start_order_and_on_stop_unblocks_accept() {
     );
 }
 
+#[test]
+fn installing_twice_is_an_error_and_other_signal_handlers_keep_working() {
+    let mut child = Scenario::start("scenario_coexist");
+    child.wait_for("ready");
+    child.signal("TERM");
+    let (status, stderr) = child.exit_within(WATCHDOG);
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    assert!(child
+        .stdout
+        .contains(&"second install: AlreadyInstalled".to_owned()));
+    assert!(child
+        .stdout
+        .contains(&"own handler saw SIGTERM: true".to_owned()));
+    assert!(child
+        .stdout
+        .contains(&"installed again after the first ended".to_owned()));
+}
+
+#[test]
+fn without_signals_the_ladder_runs_on_its_timers() {
+    let mut child = Scenario::start("scenario_timers");
+    child.wait_for("ready");
+    // grace and halt_grace are 200 ms each: no signal needed to reach the exit.
+    let (status, stderr) = child.exit_within(WATCHDOG);
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "no signal involved: exit code 1; {stderr}"
+    );
+    assert!(stderr.contains("shutdown on trigger"), "{stderr}");
+    assert!(stderr.contains("STUCK stubborn"), "{stderr}");
+}
+
 // ---------------------------------------------------------------- the children
 
 fn scenario(name: &str) -> bool {
@@ -510,4 +543,50 @@ fn scenario_order() {
         println!("report: {label}");
     }
     std::process::exit(report.exit_code());
+}
+
+#[test]
+fn scenario_coexist() {
+    if !scenario("scenario_coexist") {
+        return;
+    }
+    let own = std::sync::Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGTERM, std::sync::Arc::clone(&own)).unwrap();
+    let registry = threadward::Registry::new();
+    let _announcer = Announcer { label: "first" }.spawn_in(&registry).unwrap();
+    let shutdown = Shutdown::on_signals()
+        .registry(&registry)
+        .install()
+        .unwrap();
+    match Shutdown::on_signals().install() {
+        Err(threadward::InstallError::AlreadyInstalled) => {
+            println!("second install: AlreadyInstalled");
+        }
+        other => println!("second install: {other:?}"),
+    }
+    println!("ready");
+    let report = shutdown.wait();
+    println!("own handler saw SIGTERM: {}", own.load(Ordering::SeqCst));
+    if Shutdown::without_signals().install().is_ok() {
+        println!("installed again after the first ended");
+    }
+    std::process::exit(report.exit_code());
+}
+
+#[test]
+fn scenario_timers() {
+    if !scenario("scenario_timers") {
+        return;
+    }
+    let stubborn = Stubborn.spawn().unwrap();
+    stubborn.send(()).unwrap(); // prints "ready" once it spins
+    let shutdown = Shutdown::without_signals()
+        .grace(Duration::from_millis(200))
+        .halt_grace(Duration::from_millis(200))
+        .install()
+        .unwrap();
+    shutdown.trigger();
+    let report = shutdown.wait();
+    eprintln!("wait returned: {report}");
+    std::process::exit(99);
 }

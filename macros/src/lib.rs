@@ -7,6 +7,7 @@
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
 mod args;
+mod checkpointed;
 mod expand;
 mod model;
 
@@ -101,6 +102,64 @@ pub fn background_thread(args: TokenStream, item: TokenStream) -> TokenStream {
     output.into()
 }
 
+/// Makes a function haltable: inserts a checkpoint (`threadward::checkpoint()`) at its
+/// entry and at the head of every `loop`, `while` and `for` body in it, so that a long
+/// computation on a managed thread stops at the next iteration once the thread is
+/// halted. Nested functions and closures are left as they are. Outside a managed thread
+/// the checkpoints do nothing.
+///
+/// Each checkpoint records the line of its loop, which the shutdown report shows for a
+/// thread that does not stop.
+///
+/// # Examples
+///
+/// ```
+/// use threadward::{background_thread, checkpointed, BackgroundThread, BoxError, Context, Outcome};
+///
+/// #[checkpointed]
+/// fn collatz_steps(mut n: u64) -> u64 {
+///     let mut steps = 0;
+///     while n != 1 {
+///         n = if n % 2 == 0 { n / 2 } else { 3 * n + 1 };
+///         steps += 1;
+///     }
+///     steps
+/// }
+///
+/// #[checkpointed]
+/// fn forever() {
+///     loop {
+///         std::thread::sleep(std::time::Duration::from_millis(1));
+///     }
+/// }
+///
+/// #[background_thread]
+/// #[derive(Default)]
+/// struct Searcher;
+///
+/// impl BackgroundThread for Searcher {
+///     type Task = ();
+///     fn handle(&mut self, (): (), _ctx: &Context) -> Result<(), BoxError> {
+///         assert_eq!(collatz_steps(27), 111);
+///         forever(); // only a halt gets out of here
+///         Ok(())
+///     }
+/// }
+///
+/// let searcher = Searcher.spawn()?;
+/// searcher.send(())?;
+/// searcher.halt();
+/// assert!(matches!(searcher.join()?.outcome(), Outcome::Halted));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[proc_macro_attribute]
+pub fn checkpointed(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    let mut output = checkpointed::expand(&args.into(), item.into(), &mut errors);
+    output.extend(errors.into_compile_errors());
+    output.into()
+}
+
 /// Every error found in one expansion, reported together (after serde's `Ctxt`).
 #[derive(Default)]
 struct Errors {
@@ -117,6 +176,11 @@ impl Errors {
 
     fn error(&mut self, tokens: impl ToTokens, message: impl std::fmt::Display) {
         self.push(syn::Error::new_spanned(tokens.into_token_stream(), message));
+    }
+
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.combined.is_none()
     }
 
     fn into_compile_errors(self) -> proc_macro2::TokenStream {

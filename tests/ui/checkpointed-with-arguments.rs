@@ -1,0 +1,8 @@
+use threadward::checkpointed;
+
+#[checkpointed(every = 10)]
+fn work() {
+    loop {}
+}
+
+fn main() {}
