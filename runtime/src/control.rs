@@ -28,6 +28,9 @@ pub(crate) struct Control {
     pub(crate) started_at: SystemTime,
     pub(crate) started: Instant,
     pub(crate) halt: HaltState,
+    /// Nanoseconds after `started` (plus one) when the thread last woke from an idle
+    /// wait for work; 0 if it never waited.
+    woken: AtomicU64,
     /// When a stop (or halt) was first requested.
     stop_requested: OnceLock<Instant>,
     /// Holds a token once a stop or halt was requested, to cut interruptible waits short.
@@ -53,6 +56,7 @@ impl Control {
             started_at: SystemTime::now(),
             started: Instant::now(),
             halt: HaltState::default(),
+            woken: AtomicU64::new(0),
             stop_requested: OnceLock::new(),
             interrupt: channel::bounded(1),
             on_stop: Mutex::new(Some(Vec::new())),
@@ -130,6 +134,21 @@ impl Control {
 
     pub(crate) fn interrupt(&self) -> &channel::Receiver<()> {
         &self.interrupt.1
+    }
+
+    pub(crate) fn mark_woken(&self) {
+        let nanos = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX - 1);
+        self.woken.store(nanos + 1, Ordering::Relaxed);
+    }
+
+    /// How long ago the thread last woke from an idle wait for work.
+    pub(crate) fn last_woken_ago(&self) -> Option<Duration> {
+        let at = self.woken.load(Ordering::Relaxed).checked_sub(1)?;
+        Some(
+            self.started
+                .elapsed()
+                .saturating_sub(Duration::from_nanos(at)),
+        )
     }
 
     pub(crate) fn stop_requested(&self) -> Option<Instant> {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use crate::control::Control;
 use crate::halt::LastCheckpoint;
@@ -14,6 +14,7 @@ use crate::handle::AnyHandle;
 
 /// A thread's id: unique in the process, never reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ThreadId(u64);
 
 impl ThreadId {
@@ -37,6 +38,11 @@ impl fmt::Display for ThreadId {
 /// Where a thread is in its lifecycle:
 /// `Starting → Running → Stopping → Stopped`, or `Failed`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "lowercase")
+)]
 #[non_exhaustive]
 #[repr(u8)]
 pub enum State {
@@ -82,7 +88,12 @@ impl fmt::Display for State {
 }
 
 /// A snapshot of one thread, as [`Registry::active`] and `Handle::info` give it.
+///
+/// With the `serde` feature it serialises as a flat record, times as numbers:
+/// `started_at` in milliseconds since the Unix epoch, `last_woken` as milliseconds
+/// ago, `last_checkpoint` as `{"file", "line", "ms_ago"}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct ThreadInfo {
     /// The thread's name (also its OS thread name).
@@ -98,7 +109,12 @@ pub struct ThreadInfo {
     /// How many messages wait in its queue.
     pub queue_depth: usize,
     /// When it was spawned.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "serde_impls::unix_millis"))]
     pub started_at: SystemTime,
+    /// How long ago it last woke from waiting for work (idle → busy), if it ever
+    /// waited. A thread that is never idle keeps the time of its last idle wake-up.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "serde_impls::millis"))]
+    pub last_woken: Option<Duration>,
     /// Where and how long ago it last passed a checkpoint, if ever.
     pub last_checkpoint: Option<LastCheckpoint>,
 }
@@ -124,6 +140,7 @@ pub(crate) trait Managed: Send + Sync + 'static {
             handled: control.handled(),
             queue_depth: self.queue_depth(),
             started_at: control.started_at,
+            last_woken: control.last_woken_ago(),
             last_checkpoint: control.halt.last_checkpoint(control.started),
         }
     }
@@ -341,4 +358,38 @@ impl fmt::Debug for Registry {
 pub fn registry() -> &'static Registry {
     static GLOBAL: OnceLock<Registry> = OnceLock::new();
     GLOBAL.get_or_init(Registry::new)
+}
+
+#[cfg(feature = "serde")]
+mod serde_impls {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use serde::ser::SerializeStruct;
+    use serde::{Serialize, Serializer};
+
+    use crate::halt::LastCheckpoint;
+
+    #[allow(clippy::trivially_copy_pass_by_ref)] // serde's `serialize_with` signature
+    pub(super) fn unix_millis<S: Serializer>(at: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        let millis = at
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis();
+        s.serialize_u64(u64::try_from(millis).unwrap_or(u64::MAX))
+    }
+
+    #[allow(clippy::ref_option)] // serde's `serialize_with` signature
+    pub(super) fn millis<S: Serializer>(ago: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        ago.map(|ago| ago.as_secs_f64() * 1e3).serialize(s)
+    }
+
+    impl Serialize for LastCheckpoint {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut record = s.serialize_struct("LastCheckpoint", 3)?;
+            record.serialize_field("file", self.location.file())?;
+            record.serialize_field("line", &self.location.line())?;
+            record.serialize_field("ms_ago", &(self.ago.as_secs_f64() * 1e3))?;
+            record.end()
+        }
+    }
 }

@@ -183,7 +183,7 @@ fn run<T: BackgroundThread>(
         tracing::error!(thread = control.name, id = control.id.as_u64(), %message, "drop panicked");
     }
 
-    while let Some(message) = inbox.next(&control.gate) {
+    while let Some(message) = inbox.next(control) {
         // Calls still queued are dropped here, which tells their callers `Ended`.
         if let Message::Task(task) = message {
             undelivered.push(task);
@@ -209,7 +209,7 @@ fn serve<T: BackgroundThread>(
     handled: &mut u64,
     undelivered: &mut Vec<T::Task>,
 ) -> Result<Served, BoxError> {
-    while let Some(message) = inbox.next(&control.gate) {
+    while let Some(message) = inbox.next(control) {
         if control.halt.is_halted() {
             // Halted between messages: this one goes back with the rest.
             if let Message::Task(task) = message {
