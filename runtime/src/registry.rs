@@ -380,7 +380,15 @@ mod serde_impls {
 
     #[allow(clippy::ref_option)] // serde's `serialize_with` signature
     pub(super) fn millis<S: Serializer>(ago: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        ago.map(|ago| ago.as_secs_f64() * 1e3).serialize(s)
+        ago.map(micros_as_millis).serialize(s)
+    }
+
+    /// Milliseconds with microsecond precision (`9.715`, not `9.715537999999999`).
+    fn micros_as_millis(duration: Duration) -> f64 {
+        // Exact below 2^52 µs (142 years).
+        #[allow(clippy::cast_precision_loss)]
+        let micros = duration.as_micros() as f64;
+        micros / 1e3
     }
 
     impl Serialize for LastCheckpoint {
@@ -388,7 +396,7 @@ mod serde_impls {
             let mut record = s.serialize_struct("LastCheckpoint", 3)?;
             record.serialize_field("file", self.location.file())?;
             record.serialize_field("line", &self.location.line())?;
-            record.serialize_field("ms_ago", &(self.ago.as_secs_f64() * 1e3))?;
+            record.serialize_field("ms_ago", &micros_as_millis(self.ago))?;
             record.end()
         }
     }

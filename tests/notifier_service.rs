@@ -1,0 +1,317 @@
+//! End to end: the notifier example as a real process on a free port, driven with curl.
+//! Posts 1,000 notifications from four client threads, sends every kind of bad input,
+//! reads `/threads`, then SIGTERM (or SIGINT): the exit code must be 0 and every
+//! accepted id must appear delivered exactly once in the service's own log lines.
+//! A second run with slow delivery fills the bounded queue and checks the 503s.
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const BOUND: Duration = Duration::from_secs(60);
+
+/// Builds the example (a no-op when fresh) and returns its path.
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps/<test>");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut build = Command::new(cargo);
+    build.args(["build", "--quiet", "--example", name]);
+    if profile_dir.ends_with("release") {
+        build.arg("--release");
+    }
+    assert!(
+        build.status().expect("run cargo build").success(),
+        "building `{name}` failed"
+    );
+    profile_dir.join("examples").join(name)
+}
+
+/// The running service; killed if the test fails first.
+struct Service {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    log: Vec<String>,
+    url: String,
+}
+
+impl Service {
+    fn start(delivery_ms: u64) -> Self {
+        let mut child = Command::new(example("notifier"))
+            .args(["--port", "0"])
+            .env("NOTIFIER_DELIVERY_MS", delivery_ms.to_string())
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the notifier");
+        let stdout = child.stdout.take().expect("piped");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut service = Self {
+            child,
+            lines,
+            log: Vec::new(),
+            url: String::new(),
+        };
+        let deadline = Instant::now() + BOUND;
+        while service.url.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = service
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("never listened: {:#?}", service.log));
+            if let Some(rest) = line.strip_prefix("listening on ") {
+                rest.split(';')
+                    .next()
+                    .unwrap_or_default()
+                    .clone_into(&mut service.url);
+            }
+            service.log.push(line);
+        }
+        service
+    }
+
+    fn post(&self, body: &str) -> (u16, String) {
+        post(&self.url, body)
+    }
+
+    fn stop(&mut self, signal: &str) -> i32 {
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+        let asked = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("poll") {
+                break status;
+            }
+            assert!(
+                asked.elapsed() < BOUND,
+                "did not exit; log: {:#?}",
+                self.log
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(10)) {
+            self.log.push(line);
+        }
+        status.code().unwrap_or(-1)
+    }
+
+    /// Ids the service logged as delivered.
+    fn delivered(&self) -> Vec<u64> {
+        self.log
+            .iter()
+            .filter_map(|line| line.split("sent notification #").nth(1))
+            .map(|rest| rest.split_whitespace().next().unwrap().parse().unwrap())
+            .collect()
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `curl`, returning (status, headers and body).
+fn curl(args: &[&str]) -> (u16, String) {
+    let output = Command::new("curl")
+        .args(["-s", "-i", "--max-time", "10"])
+        .args(args)
+        .output()
+        .expect("run curl (install it: apt-get install curl)");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP status from curl {args:?}: {text}"));
+    (status, text)
+}
+
+fn post(base: &str, body: &str) -> (u16, String) {
+    let url = format!("{base}/task");
+    curl(&[
+        "-X",
+        "POST",
+        &url,
+        "-H",
+        "Content-Type: application/json",
+        "--data-binary",
+        body,
+    ])
+}
+
+/// The id in a `202 {"id": N}` response.
+fn accepted_id(response: &str) -> u64 {
+    let body = response.rsplit("\r\n\r\n").next().unwrap_or_default();
+    let value: serde_json::Value = serde_json::from_str(body).expect("a JSON body");
+    value["id"].as_u64().expect("an id")
+}
+
+fn assert_delivered_exactly_once(service: &Service, accepted: &[u64]) {
+    let delivered = service.delivered();
+    let mut seen = HashSet::new();
+    for id in &delivered {
+        assert!(seen.insert(*id), "notification #{id} delivered twice");
+    }
+    let accepted: HashSet<u64> = accepted.iter().copied().collect();
+    assert_eq!(
+        seen, accepted,
+        "every accepted notification is delivered, once"
+    );
+}
+
+#[test]
+fn the_service_accepts_rejects_reports_and_stops_without_losing_a_task() {
+    let mut service = Service::start(1);
+
+    let accepted: Vec<u64> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..4)
+            .map(|worker| {
+                let url = service.url.clone();
+                scope.spawn(move || {
+                    let mut ids = Vec::new();
+                    for n in 0..250 {
+                        let body = format!(
+                            r#"{{"recipient": "user{worker}@example.com", "text": "note {n}"}}"#
+                        );
+                        let (status, response) = post(&url, &body);
+                        match status {
+                            202 => ids.push(accepted_id(&response)),
+                            // A full queue is backpressure, not an error: nothing accepted.
+                            503 => assert!(response.contains("Retry-After: 1"), "{response}"),
+                            other => panic!("unexpected {other}: {response}"),
+                        }
+                    }
+                    ids
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
+    });
+    assert!(
+        accepted.len() > 500,
+        "most posts are accepted: {}",
+        accepted.len()
+    );
+
+    let (status, body) = service.post("{not json");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains(r#""error""#), "a JSON error body: {body}");
+    let (status, _) = service.post(r#"{"recipient": "x"}"#);
+    assert_eq!(status, 400, "a missing field is malformed too");
+    let big = format!(
+        r#"{{"recipient": "x", "text": "{}"}}"#,
+        "a".repeat(70 * 1024)
+    );
+    assert_eq!(service.post(&big).0, 413);
+    assert_eq!(curl(&[&format!("{}/task", service.url)]).0, 405);
+    assert_eq!(
+        curl(&["-X", "DELETE", &format!("{}/threads", service.url)]).0,
+        405
+    );
+    assert_eq!(curl(&[&format!("{}/nope", service.url)]).0, 404);
+    let (status, body) = curl(&[&format!("{}/healthz", service.url)]);
+    assert_eq!(status, 200, "{body}");
+
+    let (status, body) = curl(&[&format!("{}/threads", service.url)]);
+    assert_eq!(status, 200);
+    let json = body.rsplit("\r\n\r\n").next().unwrap_or_default();
+    let threads: serde_json::Value = serde_json::from_str(json).expect("JSON");
+    let names: Vec<&str> = threads
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["notification", "http"]);
+    for field in [
+        "id",
+        "state",
+        "handled",
+        "queue_depth",
+        "started_at",
+        "last_woken",
+        "last_checkpoint",
+    ] {
+        assert!(threads[0].get(field).is_some(), "`{field}` in {threads}");
+    }
+
+    let code = service.stop("TERM");
+    assert_eq!(code, 0, "log: {:#?}", service.log);
+    assert_delivered_exactly_once(&service, &accepted);
+    assert!(service
+        .log
+        .iter()
+        .any(|l| l.starts_with("shutdown on SIGTERM (15)")));
+    // The server stopped first: it is first in the report's stop order.
+    let rows: Vec<&String> = service
+        .log
+        .iter()
+        .filter(|l| l.starts_with("  http ") || l.starts_with("  notification "))
+        .collect();
+    assert!(rows[0].starts_with("  http "), "{rows:?}");
+}
+
+#[test]
+fn a_full_queue_answers_503_with_retry_after_and_sigint_drains_it() {
+    let mut service = Service::start(20);
+    let (accepted, refused) = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..8)
+            .map(|_| {
+                let url = service.url.clone();
+                scope.spawn(move || {
+                    let (mut ids, mut full) = (Vec::new(), 0);
+                    for _ in 0..25 {
+                        let (status, response) = post(&url, r#"{"recipient": "r", "text": "t"}"#);
+                        match status {
+                            202 => ids.push(accepted_id(&response)),
+                            503 => {
+                                assert!(response.contains("Retry-After: 1"), "{response}");
+                                assert!(response.contains("queue full"), "{response}");
+                                full += 1;
+                            }
+                            other => panic!("unexpected {other}: {response}"),
+                        }
+                    }
+                    (ids, full)
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).fold(
+            (Vec::new(), 0),
+            |(mut ids, full), (more, f)| {
+                ids.extend(more);
+                (ids, full + f)
+            },
+        )
+    });
+    assert!(
+        refused > 0,
+        "200 posts against a queue of 64 at 20 ms a delivery must overflow"
+    );
+    assert_eq!(accepted.len() + refused, 200);
+    let code = service.stop("INT");
+    assert_eq!(code, 0, "log: {:#?}", service.log);
+    assert_delivered_exactly_once(&service, &accepted);
+}
