@@ -167,15 +167,29 @@ fn a_second_sigint_halts_and_the_queue_comes_back() {
         Some(130),
         "halted is not clean: 128 + SIGINT; {stderr}"
     );
-    assert!(
-        child.stdout.iter().any(|l| l.contains("halted")),
-        "{:#?}",
-        child.stdout
-    );
     let handled = child.ids("handled ");
     let returned = child.ids("returned ");
     assert!(!returned.is_empty(), "tasks were still queued");
     assert_books(&handled, &returned, 1_000);
+
+    // The report's row agrees with what the parent counted itself.
+    let row = child
+        .stdout
+        .iter()
+        .find(|l| l.starts_with("  cruncher "))
+        .unwrap_or_else(|| panic!("no report row: {:#?}", child.stdout));
+    let columns: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(columns[2], "halted", "{row}");
+    assert_eq!(
+        columns[3],
+        handled.len().to_string(),
+        "handled column: {row}"
+    );
+    assert_eq!(
+        columns[4],
+        returned.len().to_string(),
+        "returned column: {row}"
+    );
 }
 
 #[test]
@@ -198,6 +212,7 @@ fn a_third_sigint_exits_at_once_naming_the_stuck_thread() {
         line.contains("last checkpoint tests/shutdown_signals.rs:"),
         "the report says where it was last seen: {line}"
     );
+    assert!(line.ends_with(" ago)"), "and how long ago: {line}");
 }
 
 #[test]
@@ -389,9 +404,7 @@ fn scenario_halt() {
     for id in exit.undelivered() {
         println!("returned {id}");
     }
-    for thread in report.threads() {
-        println!("{} {}", thread.name(), thread.outcome());
-    }
+    print!("{report}");
     std::process::exit(report.exit_code());
 }
 

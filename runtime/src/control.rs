@@ -12,6 +12,26 @@ use crate::halt::HaltState;
 use crate::queue::Gate;
 use crate::registry::{State, ThreadId};
 
+/// A moment in a thread's life, stored in one atomic: nanoseconds after the thread
+/// started, plus one (0: never). Written with a relaxed store, so it is cheap enough for
+/// checkpoints and wake-ups.
+#[derive(Debug, Default)]
+pub(crate) struct Stamp(AtomicU64);
+
+impl Stamp {
+    #[inline]
+    pub(crate) fn mark(&self, started: Instant) {
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX - 1);
+        self.0.store(nanos + 1, Ordering::Relaxed);
+    }
+
+    /// How long ago it was marked, if ever.
+    pub(crate) fn ago(&self, started: Instant) -> Option<Duration> {
+        let at = self.0.load(Ordering::Relaxed).checked_sub(1)?;
+        Some(started.elapsed().saturating_sub(Duration::from_nanos(at)))
+    }
+}
+
 /// Runs once when a stop or halt is first requested.
 pub(crate) type StopHook = Box<dyn FnOnce() + Send>;
 
@@ -28,9 +48,8 @@ pub(crate) struct Control {
     pub(crate) started_at: SystemTime,
     pub(crate) started: Instant,
     pub(crate) halt: HaltState,
-    /// Nanoseconds after `started` (plus one) when the thread last woke from an idle
-    /// wait for work; 0 if it never waited.
-    woken: AtomicU64,
+    /// When the thread last woke from an idle wait for work.
+    woken: Stamp,
     /// When a stop (or halt) was first requested.
     stop_requested: OnceLock<Instant>,
     /// Holds a token once a stop or halt was requested, to cut interruptible waits short.
@@ -56,7 +75,7 @@ impl Control {
             started_at: SystemTime::now(),
             started: Instant::now(),
             halt: HaltState::default(),
-            woken: AtomicU64::new(0),
+            woken: Stamp::default(),
             stop_requested: OnceLock::new(),
             interrupt: channel::bounded(1),
             on_stop: Mutex::new(Some(Vec::new())),
@@ -137,18 +156,12 @@ impl Control {
     }
 
     pub(crate) fn mark_woken(&self) {
-        let nanos = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX - 1);
-        self.woken.store(nanos + 1, Ordering::Relaxed);
+        self.woken.mark(self.started);
     }
 
     /// How long ago the thread last woke from an idle wait for work.
     pub(crate) fn last_woken_ago(&self) -> Option<Duration> {
-        let at = self.woken.load(Ordering::Relaxed).checked_sub(1)?;
-        Some(
-            self.started
-                .elapsed()
-                .saturating_sub(Duration::from_nanos(at)),
-        )
+        self.woken.ago(self.started)
     }
 
     pub(crate) fn stop_requested(&self) -> Option<Instant> {

@@ -11,11 +11,11 @@ use std::cell::RefCell;
 use std::fmt;
 use std::panic::Location;
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::control::Control;
+use crate::control::{Control, Stamp};
 
 /// The payload a halted checkpoint unwinds with, and the error of
 /// [`try_checkpoint`]. The run loop catches it and reports the thread as halted.
@@ -58,8 +58,7 @@ pub(crate) struct HaltState {
     /// Cleared while `shutdown` runs: a halted thread still gets to clean up.
     disarmed: AtomicBool,
     location: AtomicPtr<Location<'static>>,
-    /// Nanoseconds since the thread started, plus one (0: never passed).
-    at: AtomicU64,
+    at: Stamp,
 }
 
 impl HaltState {
@@ -81,19 +80,17 @@ impl HaltState {
     fn pass(&self, location: &'static Location<'static>, started: Instant) -> bool {
         self.location
             .store(ptr::from_ref(location).cast_mut(), Ordering::Relaxed);
-        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX - 1);
-        self.at.store(nanos + 1, Ordering::Relaxed);
+        self.at.mark(started);
         self.is_halted() && !self.disarmed.load(Ordering::Relaxed)
     }
 
     pub(crate) fn last_checkpoint(&self, started: Instant) -> Option<LastCheckpoint> {
-        let at = self.at.load(Ordering::Relaxed).checked_sub(1)?;
+        let ago = self.at.ago(started)?;
         let location = self.location.load(Ordering::Relaxed);
         // SAFETY: the pointer is null or was made from a `&'static Location<'static>` in
         // `pass`; it is never written any other way, so it is valid for `'static`.
         #[allow(unsafe_code)]
         let location = unsafe { location.as_ref() }?;
-        let ago = started.elapsed().saturating_sub(Duration::from_nanos(at));
         Some(LastCheckpoint { location, ago })
     }
 }

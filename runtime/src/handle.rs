@@ -335,8 +335,9 @@ impl<T: BackgroundThread> Handle<T> {
     }
 
     /// Asks the thread to stop: from now on it accepts no tasks, handles the ones it
-    /// accepted, runs `shutdown` and ends. Returns at once; [`join`](Self::join) waits.
-    /// Idempotent, and valid in every state.
+    /// accepted, runs `shutdown` and ends. Does not wait for that ([`join`](Self::join)
+    /// does), but the first request runs the thread's [`Context::on_stop`] hooks here,
+    /// before returning. Idempotent, and valid in every state.
     pub fn stop(&self) {
         self.shared().stop();
     }

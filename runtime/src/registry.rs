@@ -292,22 +292,26 @@ impl Registry {
             .collect()
     }
 
-    /// Asks every thread to stop, the last-started first. Does not wait: join the
-    /// handles (or use [`AnyHandle::join_timeout`]) to wait for them.
+    /// Asks every thread to stop, the last-started first (running their `on_stop`
+    /// hooks here). Does not wait for them to end: join the handles (or use
+    /// [`AnyHandle::join_timeout`]) for that.
     pub fn stop_all(&self) {
-        // Stop outside the lock: a stopping thread removes itself from the registry.
-        let threads: Vec<_> = self.threads().values().rev().cloned().collect();
-        for thread in threads {
+        for thread in self.newest_first() {
             thread.stop();
         }
     }
 
     /// Halts every thread, the last-started first (see `Handle::halt`). Does not wait.
     pub fn halt_all(&self) {
-        let threads: Vec<_> = self.threads().values().rev().cloned().collect();
-        for thread in threads {
+        for thread in self.newest_first() {
             thread.halt();
         }
+    }
+
+    /// The threads, the last-started first, copied out so that they are stopped outside
+    /// the lock (an ending thread removes itself from the registry).
+    fn newest_first(&self) -> Vec<Arc<dyn Managed>> {
+        self.threads().values().rev().cloned().collect()
     }
 
     /// Adds a thread unless the limit is reached; returns the limit if it is.
