@@ -185,7 +185,7 @@ impl HttpServer {
                 (202, json!({"id": id}), false)
             }
             Err(TrySendError::Full(_)) => (503, json!({"error": "queue full"}), true),
-            Err(TrySendError::Closed(_)) => (503, json!({"error": "shutting down"}), false),
+            Err(TrySendError::Closed(..)) => (503, json!({"error": "shutting down"}), false),
         }
     }
 }

@@ -1,147 +1,18 @@
-//! `Shutdown` against real signals, each scenario in its own child process: the parent
-//! test re-runs this binary with `--exact scenario_…` and `THREADWARD_SCENARIO` set,
-//! sends signals with `kill`, and checks the child's output itself — the ids it handled
-//! and returned, its exit code, what it printed to stderr — rather than trusting the
-//! child's summary. Without `THREADWARD_SCENARIO`, the `scenario_…` tests do nothing.
+//! `Shutdown`'s ladder against real signals, each scenario in its own child process
+//! (see `support`): the first signal stops and drains, the second halts, the third
+//! exits naming the stuck threads and what they abandon; and the ladder on its timers.
 
-use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, ExitStatus, Stdio};
+mod support;
+
+use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use support::{assert_books, scenario, SayOnDrop, Scenario, WATCHDOG};
 use threadward::{background_thread, BackgroundThread, BoxError, Context, Shutdown};
 
-const WATCHDOG: Duration = Duration::from_secs(60);
-
 // ---------------------------------------------------------------- the parent's side
-
-/// A running child scenario; killed if the test fails before it exits.
-struct Scenario {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    stderr: mpsc::Receiver<String>,
-    stdout: Vec<String>,
-}
-
-impl Scenario {
-    fn start(name: &str) -> Self {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                name,
-                "--nocapture",
-                "--quiet",
-                "--test-threads=1",
-            ])
-            .env("THREADWARD_SCENARIO", name)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the scenario");
-        let (line_tx, lines) = mpsc::channel();
-        let stdout = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if line_tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let (err_tx, stderr) = mpsc::channel();
-        let mut err_pipe = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            let mut all = String::new();
-            let _ = err_pipe.read_to_string(&mut all);
-            let _ = err_tx.send(all);
-        });
-        Self {
-            child,
-            lines,
-            stderr,
-            stdout: Vec::new(),
-        }
-    }
-
-    /// Reads stdout until a line equal to `wanted`.
-    fn wait_for(&mut self, wanted: &str) {
-        let deadline = Instant::now() + WATCHDOG;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    let found = line == wanted;
-                    self.stdout.push(line);
-                    if found {
-                        return;
-                    }
-                }
-                Err(mpsc::RecvTimeoutError::Timeout | mpsc::RecvTimeoutError::Disconnected) => {
-                    panic!("no `{wanted}` from the child; stdout: {:#?}", self.stdout)
-                }
-            }
-        }
-    }
-
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([format!("-{signal}"), self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success());
-    }
-
-    /// Waits for the exit (at most `within`), then collects all output.
-    fn exit_within(&mut self, within: Duration) -> (ExitStatus, String) {
-        let asked = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                asked.elapsed() < within,
-                "the child did not exit within {within:?}; stdout so far: {:#?}",
-                self.stdout
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(10)) {
-            self.stdout.push(line);
-        }
-        let stderr = self
-            .stderr
-            .recv_timeout(Duration::from_secs(10))
-            .unwrap_or_default();
-        (status, stderr)
-    }
-
-    fn ids(&self, prefix: &str) -> Vec<u64> {
-        self.stdout
-            .iter()
-            .filter_map(|line| line.strip_prefix(prefix))
-            .map(|id| id.parse().expect("an id"))
-            .collect()
-    }
-}
-
-impl Drop for Scenario {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Checks that `handled` and `returned` together are exactly `0..sent`, none twice.
-fn assert_books(handled: &[u64], returned: &[u64], sent: u64) {
-    let mut seen = HashSet::new();
-    for id in handled.iter().chain(returned) {
-        assert!(seen.insert(*id), "task {id} came back twice");
-    }
-    assert_eq!(seen.len() as u64, sent, "every task is handled or returned");
-    assert!(seen.iter().all(|id| *id < sent));
-}
 
 #[test]
 fn sigterm_with_a_million_tasks_queued_handles_every_one_once() {
@@ -197,20 +68,29 @@ fn a_third_sigint_exits_at_once_naming_the_stuck_thread() {
     let mut child = Scenario::start("scenario_stuck");
     child.wait_for("ready");
     child.signal("INT");
-    child.wait_for("stop requested");
+    // The last-started is asked first, and the cruncher only once it has ended: never.
+    // Its `on_stop` hook then blocks for minutes, which must not hold the ladder up.
+    child.wait_for("stubborn asked to stop");
     child.signal("INT");
-    child.wait_for("halt requested");
+    child.wait_for_within("halt requested", Duration::from_secs(5));
     child.signal("INT");
-    let (status, stderr) = child.exit_within(Duration::from_secs(1));
+    let (status, stderr) = child.exit_within(Duration::from_secs(5));
     assert_eq!(status.code(), Some(130), "stderr: {stderr}");
-    assert!(stderr.contains("STUCK stubborn"), "{stderr}");
+    // Only a thread that has not ended is stuck: the cruncher ended when halted.
+    assert!(
+        stderr.contains("2 ended, 1 stuck (64 queued abandoned)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("STUCK cruncher"), "{stderr}");
     let line = stderr
         .lines()
         .find(|l| l.contains("STUCK stubborn"))
-        .unwrap();
+        .unwrap_or_else(|| panic!("no stuck line: {stderr}"));
     assert!(
-        line.contains("last checkpoint tests/shutdown_signals.rs:"),
-        "the report says where it was last seen: {line}"
+        line.contains(
+            "(stopping), 64 queued abandoned, last checkpoint tests/shutdown_signals.rs:"
+        ),
+        "the report says what it abandons and where it was last seen: {line}"
     );
     assert!(line.ends_with(" ago)"), "and how long ago: {line}");
 }
@@ -232,54 +112,12 @@ fn sigterm_during_startup_never_runs_handle_and_shuts_down_once() {
 }
 
 #[test]
-fn threads_stop_in_reverse_start_order_and_on_stop_unblocks_accept() {
-    let mut child = Scenario::start("scenario_order");
-    child.wait_for("ready");
-    child.signal("TERM");
-    let (status, stderr) = child.exit_within(WATCHDOG);
-    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
-    let requested: Vec<&str> = child
-        .stdout
-        .iter()
-        .filter_map(|l| l.strip_prefix("stop requested: "))
-        .collect();
-    assert_eq!(requested, ["server", "middle", "first"]);
-    let reported: Vec<&str> = child
-        .stdout
-        .iter()
-        .filter_map(|l| l.strip_prefix("report: "))
-        .collect();
-    assert_eq!(
-        reported,
-        ["server", "middle", "first"],
-        "the report keeps stop order"
-    );
-}
-
-#[test]
-fn installing_twice_is_an_error_and_other_signal_handlers_keep_working() {
-    let mut child = Scenario::start("scenario_coexist");
-    child.wait_for("ready");
-    child.signal("TERM");
-    let (status, stderr) = child.exit_within(WATCHDOG);
-    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
-    assert!(child
-        .stdout
-        .contains(&"second install: AlreadyInstalled".to_owned()));
-    assert!(child
-        .stdout
-        .contains(&"own handler saw SIGTERM: true".to_owned()));
-    assert!(child
-        .stdout
-        .contains(&"installed again after the first ended".to_owned()));
-}
-
-#[test]
 fn without_signals_the_ladder_runs_on_its_timers() {
     let mut child = Scenario::start("scenario_timers");
     child.wait_for("ready");
-    // grace and halt_grace are 200 ms each: no signal needed to reach the exit.
-    let (status, stderr) = child.exit_within(WATCHDOG);
+    // grace and halt_grace are 200 ms each: no signal needed to reach the exit, and the
+    // stubborn thread's `on_stop` hook, which blocks for minutes, does not delay it.
+    let (status, stderr) = child.exit_within(Duration::from_secs(10));
     assert_eq!(
         status.code(),
         Some(1),
@@ -288,12 +126,7 @@ fn without_signals_the_ladder_runs_on_its_timers() {
     assert!(stderr.contains("shutdown on trigger"), "{stderr}");
     assert!(stderr.contains("STUCK stubborn"), "{stderr}");
 }
-
 // ---------------------------------------------------------------- the children
-
-fn scenario(name: &str) -> bool {
-    std::env::var("THREADWARD_SCENARIO").as_deref() == Ok(name)
-}
 
 /// Holds the first task until a stop is requested, so that the rest stays queued.
 #[background_thread(name = "sink")]
@@ -347,15 +180,6 @@ fn scenario_million() {
     let exit = sink.join().unwrap();
     assert!(exit.undelivered().is_empty());
     std::process::exit(report.exit_code());
-}
-
-/// Prints a line when dropped: tells the parent that a halt unwound the thread.
-struct SayOnDrop(&'static str);
-
-impl Drop for SayOnDrop {
-    fn drop(&mut self) {
-        println!("{}", self.0);
-    }
 }
 
 /// Loops through checkpoints for ever on its first task: only a halt ends it.
@@ -415,6 +239,14 @@ struct Stubborn;
 
 impl BackgroundThread for Stubborn {
     type Task = ();
+    fn startup(&mut self, ctx: &Context) -> Result<(), BoxError> {
+        ctx.on_stop(|| {
+            println!("stubborn asked to stop");
+            // A hook that blocks, like a connect to a dead peer.
+            std::thread::sleep(Duration::from_secs(300));
+        });
+        Ok(())
+    }
     fn handle(&mut self, (): (), ctx: &Context) -> Result<(), BoxError> {
         ctx.checkpoint();
         println!("ready");
@@ -426,6 +258,17 @@ impl BackgroundThread for Stubborn {
     }
 }
 
+/// Does nothing: ends as soon as it is asked to stop.
+#[background_thread(name = "quiet")]
+struct Quiet;
+
+impl BackgroundThread for Quiet {
+    type Task = ();
+    fn handle(&mut self, (): (), _ctx: &Context) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
 #[test]
 fn scenario_stuck() {
     if !scenario("scenario_stuck") {
@@ -433,13 +276,17 @@ fn scenario_stuck() {
     }
     let cruncher = Cruncher::default().spawn().unwrap();
     cruncher.send(0).unwrap();
+    let _quiet = Quiet.spawn().unwrap();
     let stubborn = Stubborn.spawn().unwrap();
     let shutdown = Shutdown::on_signals()
         .grace(Duration::from_secs(100))
         .halt_grace(Duration::from_secs(100))
         .install()
         .unwrap();
-    stubborn.send(()).unwrap();
+    // One task it spins on, and 64 queued behind it that the exit abandons.
+    for _ in 0..65 {
+        stubborn.send(()).unwrap();
+    }
     // The third signal ends the process from inside `wait`.
     let report = shutdown.wait();
     eprintln!("wait returned: {report}");
@@ -485,104 +332,6 @@ fn scenario_startup() {
     });
     let report = shutdown.wait();
     spawner.join().unwrap();
-    std::process::exit(report.exit_code());
-}
-
-/// Says when it is asked to stop.
-#[background_thread(name = "first")]
-#[derive(Default)]
-struct Announcer {
-    label: &'static str,
-}
-
-impl BackgroundThread for Announcer {
-    type Task = ();
-    fn startup(&mut self, ctx: &Context) -> Result<(), BoxError> {
-        let label = self.label;
-        ctx.on_stop(move || println!("stop requested: {label}"));
-        Ok(())
-    }
-    fn handle(&mut self, (): (), _ctx: &Context) -> Result<(), BoxError> {
-        Ok(())
-    }
-}
-
-/// Serves a listener; `on_stop` connects to it so that `accept` returns.
-#[background_thread(name = "server")]
-#[derive(Default)]
-struct Server;
-
-impl BackgroundThread for Server {
-    type Task = TcpListener;
-    fn startup(&mut self, ctx: &Context) -> Result<(), BoxError> {
-        ctx.on_stop(|| println!("stop requested: server"));
-        Ok(())
-    }
-    fn handle(&mut self, listener: TcpListener, ctx: &Context) -> Result<(), BoxError> {
-        let address = listener.local_addr()?;
-        ctx.on_stop(move || drop(TcpStream::connect(address)));
-        println!("ready");
-        for stream in listener.incoming() {
-            if ctx.is_stopping() {
-                break;
-            }
-            drop(stream?);
-        }
-        Ok(())
-    }
-}
-
-#[test]
-fn scenario_order() {
-    if !scenario("scenario_order") {
-        return;
-    }
-    let first = Announcer { label: "first" }.spawn().unwrap();
-    let middle = Announcer { label: "middle" }.spawn().unwrap();
-    let server = Server.spawn().unwrap();
-    let shutdown = Shutdown::on_signals().install().unwrap();
-    server
-        .send(TcpListener::bind("127.0.0.1:0").unwrap())
-        .unwrap();
-    let report = shutdown.wait();
-    for thread in report.threads() {
-        let label = if thread.id() == first.id() {
-            "first"
-        } else if thread.id() == middle.id() {
-            "middle"
-        } else {
-            thread.name()
-        };
-        println!("report: {label}");
-    }
-    std::process::exit(report.exit_code());
-}
-
-#[test]
-fn scenario_coexist() {
-    if !scenario("scenario_coexist") {
-        return;
-    }
-    let own = std::sync::Arc::new(AtomicBool::new(false));
-    signal_hook::flag::register(signal_hook::consts::SIGTERM, std::sync::Arc::clone(&own)).unwrap();
-    let registry = threadward::Registry::new();
-    let _announcer = Announcer { label: "first" }.spawn_in(&registry).unwrap();
-    let shutdown = Shutdown::on_signals()
-        .registry(&registry)
-        .install()
-        .unwrap();
-    match Shutdown::on_signals().install() {
-        Err(threadward::InstallError::AlreadyInstalled) => {
-            println!("second install: AlreadyInstalled");
-        }
-        other => println!("second install: {other:?}"),
-    }
-    println!("ready");
-    let report = shutdown.wait();
-    println!("own handler saw SIGTERM: {}", own.load(Ordering::SeqCst));
-    if Shutdown::without_signals().install().is_ok() {
-        println!("installed again after the first ended");
-    }
     std::process::exit(report.exit_code());
 }
 

@@ -105,8 +105,14 @@ pub fn background_thread(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Makes a function haltable: inserts a checkpoint (`threadward::checkpoint()`) at its
 /// entry and at the head of every `loop`, `while` and `for` body in it, so that a long
 /// computation on a managed thread stops at the next iteration once the thread is
-/// halted. Nested functions and closures are left as they are. Outside a managed thread
-/// the checkpoints do nothing.
+/// halted. Outside a managed thread the checkpoints do nothing. On an `async fn` they
+/// run when the future is polled.
+///
+/// Only the function's own code is instrumented. Left as they are: nested items of every
+/// kind (functions, `impl` blocks, traits, modules, `const`s, `static`s; a nested
+/// function can take the attribute itself), closures and `async` blocks, which run in
+/// calls or polls of their own, and the contexts the compiler evaluates, which cannot call
+/// a checkpoint: `const { }` blocks, array lengths and const generic arguments.
 ///
 /// Each checkpoint records the line of its loop, which the shutdown report shows for a
 /// thread that does not stop.

@@ -8,8 +8,8 @@ use std::time::Duration;
 use crossbeam_channel as channel;
 
 use crate::control::Control;
-use crate::halt::{self, Halted};
-use crate::registry::{State, ThreadId};
+use crate::halt::Halted;
+use crate::ids::{State, ThreadId};
 
 /// What a running thread knows about itself.
 ///
@@ -69,14 +69,14 @@ impl Context {
     /// ends once it has handled the ones it accepted. Long-running `handle` calls can
     /// check it to finish early.
     pub fn is_stopping(&self) -> bool {
-        self.control.gate.is_closed()
+        self.control.is_closed()
     }
 
     /// Asks this thread to stop once it has handled the tasks already accepted, as
-    /// `Handle::stop` does from outside.
+    /// `Handle::stop` does from outside. A `Context` is `Clone + Send + Sync`, so this
+    /// also works from another thread that was given a clone: the thread wakes if it was
+    /// waiting for work. The `on_stop` hooks run here, on the caller.
     pub fn stop(&self) {
-        // The thread is not blocked in the channel while it runs this, so no wake-up
-        // is needed.
         self.control.request_stop();
     }
 
@@ -129,7 +129,7 @@ impl Context {
     #[track_caller]
     #[inline]
     pub fn checkpoint(&self) {
-        halt::pass(&self.control, Location::caller());
+        self.control.halt.pass(Location::caller());
     }
 
     /// Like [`checkpoint`](Self::checkpoint), returning `Err(Halted)` instead of
@@ -141,7 +141,7 @@ impl Context {
     #[track_caller]
     #[inline]
     pub fn try_checkpoint(&self) -> Result<(), Halted> {
-        halt::try_pass(&self.control, Location::caller())
+        self.control.halt.try_pass(Location::caller())
     }
 
     /// Sleeps for `duration`, unless a stop or halt is requested: returns `true` if it
@@ -182,12 +182,12 @@ impl Context {
     #[track_caller]
     pub fn sleep(&self, duration: Duration) -> bool {
         let location = Location::caller();
-        halt::pass(&self.control, location);
+        self.control.halt.pass(location);
         if self.is_stopping() {
             return false;
         }
         let slept = self.control.interrupt().recv_timeout(duration).is_err();
-        halt::pass(&self.control, location);
+        self.control.halt.pass(location);
         slept
     }
 
@@ -201,7 +201,7 @@ impl Context {
     #[track_caller]
     pub fn recv<T>(&self, receiver: &channel::Receiver<T>) -> Option<T> {
         let location = Location::caller();
-        halt::pass(&self.control, location);
+        self.control.halt.pass(location);
         if self.is_stopping() {
             return receiver.try_recv().ok();
         }
@@ -209,7 +209,7 @@ impl Context {
             recv(receiver) -> message => message.ok(),
             recv(self.control.interrupt()) -> _ => None,
         };
-        halt::pass(&self.control, location);
+        self.control.halt.pass(location);
         message
     }
 

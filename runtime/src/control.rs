@@ -1,88 +1,91 @@
-//! The state a thread shares with its handles, its context and the registry.
+//! The state a thread shares with its handles, its context and the registry: its
+//! lifecycle state, the stop and halt requests with their hooks, and the exit slot that
+//! joiners wait on.
 
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
-use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Condvar, Mutex as StdMutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel as channel;
 use crossbeam_utils::CachePadded;
 
-use crate::exit::ExitReport;
 use crate::halt::HaltState;
-use crate::queue::Gate;
-use crate::registry::{State, ThreadId};
-
-/// A moment in a thread's life, stored in one atomic: nanoseconds after the thread
-/// started, plus one (0: never). Written with a relaxed store, so it is cheap enough for
-/// checkpoints and wake-ups.
-#[derive(Debug, Default)]
-pub(crate) struct Stamp(AtomicU64);
-
-impl Stamp {
-    #[inline]
-    pub(crate) fn mark(&self, started: Instant) {
-        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX - 1);
-        self.0.store(nanos + 1, Ordering::Relaxed);
-    }
-
-    /// How long ago it was marked, if ever.
-    pub(crate) fn ago(&self, started: Instant) -> Option<Duration> {
-        let at = self.0.load(Ordering::Relaxed).checked_sub(1)?;
-        Some(started.elapsed().saturating_sub(Duration::from_nanos(at)))
-    }
-}
+use crate::ids::{State, ThreadId};
+use crate::outcome::ExitReport;
+use crate::panics::panic_message;
+use crate::queue::Closable;
+use crate::stamp::Stamp;
+use crate::sync::{AtomicBool, AtomicU64, AtomicU8, Mutex, Ordering};
 
 /// Runs once when a stop or halt is first requested.
 pub(crate) type StopHook = Box<dyn FnOnce() + Send>;
+
+/// Runs once when the thread has ended, with its report.
+pub(crate) type ExitHook = Box<dyn FnOnce(&ExitReport) + Send>;
 
 /// Per-thread state that does not depend on the thread's type.
 pub(crate) struct Control {
     pub(crate) name: &'static str,
     pub(crate) type_name: &'static str,
     pub(crate) id: ThreadId,
-    /// Written by every sender: on a cache line of its own, away from `handled`.
-    pub(crate) gate: CachePadded<Gate>,
+    /// The thread's queue, closed by a stop.
+    queue: Arc<dyn Closable>,
     state: AtomicU8,
-    /// Written by the thread alone (a plain store per task), read by observers.
+    /// Written by the thread alone (a plain store per task), read by observers: on a
+    /// cache line of its own, away from the senders' gate.
     handled: CachePadded<AtomicU64>,
     pub(crate) started_at: SystemTime,
     pub(crate) started: Instant,
-    pub(crate) halt: HaltState,
+    pub(crate) halt: Arc<HaltState>,
     /// When the thread last woke from an idle wait for work.
     woken: Stamp,
     /// When a stop (or halt) was first requested.
     stop_requested: OnceLock<Instant>,
     /// Holds a token once a stop or halt was requested, to cut interruptible waits short.
     interrupt: (channel::Sender<()>, channel::Receiver<()>),
-    /// `None` once the hooks ran: later ones run at once.
+    /// `None` once the hooks were taken: later ones run at once.
     on_stop: Mutex<Option<Vec<StopHook>>>,
     os_thread: OnceLock<std::thread::ThreadId>,
     /// Taken by the first join, which waits for the OS thread to exit.
-    join_handle: Mutex<Option<std::thread::JoinHandle<()>>>,
-    exit: Mutex<Option<ExitReport>>,
+    join_handle: StdMutex<Option<std::thread::JoinHandle<()>>>,
+    exit: StdMutex<Exit>,
     exited: Condvar,
+    /// Whether somebody was handed the exit (a join, or `spawn`'s error).
+    exit_taken: AtomicBool,
+}
+
+/// The exit slot: the report once published; until then, who wants to know.
+#[derive(Default)]
+struct Exit {
+    report: Option<ExitReport>,
+    hooks: Vec<ExitHook>,
 }
 
 impl Control {
-    pub(crate) fn new(name: &'static str, type_name: &'static str) -> Self {
+    pub(crate) fn new(
+        name: &'static str,
+        type_name: &'static str,
+        queue: Arc<dyn Closable>,
+    ) -> Self {
+        let started = Instant::now();
         Self {
             name,
             type_name,
             id: ThreadId::next(),
-            gate: CachePadded::new(Gate::default()),
+            queue,
             state: AtomicU8::new(State::Starting as u8),
             handled: CachePadded::new(AtomicU64::new(0)),
             started_at: SystemTime::now(),
-            started: Instant::now(),
-            halt: HaltState::default(),
+            started,
+            halt: Arc::new(HaltState::new(started)),
             woken: Stamp::default(),
             stop_requested: OnceLock::new(),
             interrupt: channel::bounded(1),
             on_stop: Mutex::new(Some(Vec::new())),
             os_thread: OnceLock::new(),
-            join_handle: Mutex::new(None),
-            exit: Mutex::new(None),
+            join_handle: StdMutex::new(None),
+            exit: StdMutex::new(Exit::default()),
             exited: Condvar::new(),
+            exit_taken: AtomicBool::new(false),
         }
     }
 
@@ -107,37 +110,78 @@ impl Control {
             || self.transition(State::Starting, State::Stopping);
     }
 
-    /// Everything a stop request does that needs no typed queue: close the gate, mark
-    /// the state, cut interruptible waits short, run the `on_stop` hooks (once, here,
-    /// on the requesting side). The caller wakes the queue if it must.
-    pub(crate) fn request_stop(&self) {
-        self.gate.close();
+    /// Whether the queue no longer accepts tasks (a stop or halt was requested, or the
+    /// thread ended).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.queue.is_closed()
+    }
+
+    /// Closes the queue without a stop request: for a thread that ends by itself.
+    pub(crate) fn close_queue(&self) {
+        self.queue.close();
+    }
+
+    /// How many accepted tasks and calls wait in the queue.
+    pub(crate) fn queue_depth(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Closes the queue (which wakes the thread if it waits for work), marks the state
+    /// and cuts interruptible waits short. Never blocks and runs no user code: the
+    /// hooks are [`run_stop_hooks`](Self::run_stop_hooks)'s business.
+    pub(crate) fn signal_stop(&self) {
+        self.queue.close();
         let _ = self.stop_requested.set(Instant::now());
         self.mark_stopping();
         let _ = self.interrupt.0.try_send(());
-        let hooks = self
-            .on_stop
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        for hook in hooks.into_iter().flatten() {
-            // A panicking hook must not keep the others, or the stop, from happening.
-            if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(hook)) {
-                let message = crate::run_loop::panic_message(payload);
-                tracing::error!(thread = self.name, id = self.id.as_u64(), %message, "on_stop hook panicked");
-            }
-        }
     }
 
-    /// Sets the halt flag, then requests a stop.
-    pub(crate) fn request_halt(&self) {
+    /// Sets the halt flag, then signals a stop. Never blocks.
+    pub(crate) fn signal_halt(&self) {
         if self.halt.halt() {
             tracing::warn!(thread = self.name, id = self.id.as_u64(), "halt requested");
         }
         // A second token makes sure an interruptible wait that consumed the stop's
         // token sees the halt too.
         let _ = self.interrupt.0.try_send(());
-        self.request_stop();
+        self.signal_stop();
+    }
+
+    /// Runs the `on_stop` hooks, once, here: later calls find none. A panicking hook
+    /// is logged and does not keep the others from running.
+    pub(crate) fn run_stop_hooks(&self) {
+        let hooks = self
+            .on_stop
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        for hook in hooks.into_iter().flatten() {
+            if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(hook)) {
+                let message = panic_message(payload);
+                tracing::error!(thread = self.name, id = self.id.as_u64(), %message, "on_stop hook panicked");
+            }
+        }
+    }
+
+    /// Whether `on_stop` hooks are registered and have not run yet.
+    pub(crate) fn has_stop_hooks(&self) -> bool {
+        self.on_stop
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(|hooks| !hooks.is_empty())
+    }
+
+    /// A stop request: signal it (the thread wakes at once), then run the hooks here.
+    pub(crate) fn request_stop(&self) {
+        self.signal_stop();
+        self.run_stop_hooks();
+    }
+
+    /// A halt request: signal it, then run the hooks here.
+    pub(crate) fn request_halt(&self) {
+        self.signal_halt();
+        self.run_stop_hooks();
     }
 
     /// Registers a hook for the first stop or halt request; runs it now if one came.
@@ -209,12 +253,49 @@ impl Control {
         }
     }
 
-    /// Publishes how the thread ended and wakes every joiner.
+    /// Publishes how the thread ended, wakes every joiner and runs the exit hooks.
     pub(crate) fn publish_exit(&self, report: ExitReport) {
         let mut exit = self.exit.lock().unwrap_or_else(PoisonError::into_inner);
-        *exit = Some(report);
+        let hooks = std::mem::take(&mut exit.hooks);
+        let for_hooks = (!hooks.is_empty()).then(|| report.clone());
+        exit.report = Some(report);
         drop(exit);
         self.exited.notify_all();
+        for (hook, report) in hooks.into_iter().zip(for_hooks.iter().cycle()) {
+            run_exit_hook(self, hook, report);
+        }
+    }
+
+    /// Registers `hook` to run once the thread has ended (on the ending thread), or runs
+    /// it now if it has.
+    pub(crate) fn on_exit(&self, hook: ExitHook) {
+        let mut exit = self.exit.lock().unwrap_or_else(PoisonError::into_inner);
+        match exit.report.clone() {
+            Some(report) => {
+                drop(exit);
+                run_exit_hook(self, hook, &report);
+            }
+            None => exit.hooks.push(hook),
+        }
+    }
+
+    /// The published exit, if the thread has ended.
+    pub(crate) fn exit_report(&self) -> Option<ExitReport> {
+        self.exit
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .report
+            .clone()
+    }
+
+    /// Records that somebody was handed the exit.
+    pub(crate) fn mark_exit_taken(&self) {
+        self.exit_taken.store(true, Ordering::Release);
+    }
+
+    /// Whether somebody was handed the exit.
+    pub(crate) fn is_exit_taken(&self) -> bool {
+        self.exit_taken.load(Ordering::Acquire)
     }
 
     /// Waits until the thread published its exit and its OS thread exited.
@@ -224,8 +305,7 @@ impl Control {
         self.join_os_thread();
         let mut exit = self.exit.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
-            if let Some(report) = exit.as_ref() {
-                let report = report.clone();
+            if let Some(report) = exit.report.clone() {
                 drop(exit);
                 self.join_os_thread();
                 return report;
@@ -242,14 +322,23 @@ impl Control {
         let exit = self.exit.lock().unwrap_or_else(PoisonError::into_inner);
         let (exit, _) = self
             .exited
-            .wait_timeout_while(exit, timeout, |exit| exit.is_none())
+            .wait_timeout_while(exit, timeout, |exit| exit.report.is_none())
             .unwrap_or_else(PoisonError::into_inner);
-        let report = exit.clone();
+        let report = exit.report.clone();
         drop(exit);
         if report.is_some() {
             self.join_os_thread();
         }
         report
+    }
+}
+
+fn run_exit_hook(control: &Control, hook: ExitHook, report: &ExitReport) {
+    if let Err(payload) =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || hook(report)))
+    {
+        let message = panic_message(payload);
+        tracing::error!(thread = control.name, id = control.id.as_u64(), %message, "exit hook panicked");
     }
 }
 

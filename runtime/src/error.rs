@@ -3,10 +3,14 @@
 
 use std::fmt;
 use std::io;
-use std::sync::Arc;
 
-use crate::exit::ExitReport;
-use crate::thread::BoxError;
+use crate::ids::State;
+use crate::outcome::ExitReport;
+
+/// A boxed error returned by the fallible lifecycle methods.
+///
+/// Any error type that is `Send + Sync + 'static` converts into it with `?` or `.into()`.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 macro_rules! opaque_debug {
     ($ty:ident, $($variant:ident),+) => {
@@ -20,14 +24,23 @@ macro_rules! opaque_debug {
     };
 }
 
-/// The error of [`Handle::send`](crate::Handle::send) and
-/// [`Handle::cast`](crate::Handle::cast): the thread no longer accepts work. Holds the
-/// value that was not sent.
+/// Why a thread refused work: what its state says, in words.
+fn refusal(state: State) -> &'static str {
+    match state {
+        State::Failed => "sending to a background thread that failed",
+        State::Stopped => "sending to a background thread that has stopped",
+        _ => "sending to a background thread that is stopping",
+    }
+}
+
+/// The error of [`Handle::send`](crate::Handle::send): the thread no longer accepts
+/// tasks. Holds the task that was not sent, and says whether the thread is stopping, has
+/// stopped or failed.
 ///
 /// # Examples
 ///
 /// ```
-/// # use threadward::{background_thread, BackgroundThread, BoxError, Context};
+/// # use threadward::{background_thread, BackgroundThread, BoxError, Context, State};
 /// # #[background_thread] struct Echo;
 /// # impl BackgroundThread for Echo {
 /// #     type Task = String;
@@ -35,29 +48,47 @@ macro_rules! opaque_debug {
 /// # }
 /// let echo = Echo.spawn()?;
 /// echo.stop();
+/// echo.join()?;
 /// let err = echo.send("late".to_string()).unwrap_err();
+/// assert_eq!(err.state(), State::Stopped);
+/// assert_eq!(err.to_string(), "sending to a background thread that has stopped");
 /// assert_eq!(err.into_inner(), "late");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(PartialEq, Eq, Clone, Copy)]
-pub struct SendError<T>(pub T);
+pub struct SendError<T> {
+    task: T,
+    state: State,
+}
 
 impl<T> SendError<T> {
-    /// Returns the value that was not sent.
+    pub(crate) fn new(task: T, state: State) -> Self {
+        Self { task, state }
+    }
+
+    /// Returns the task that was not sent.
     pub fn into_inner(self) -> T {
-        self.0
+        self.task
+    }
+
+    /// The thread's state when it refused the task: `Stopping`, `Stopped` or `Failed`
+    /// (a thread that failed refuses everything from then on).
+    pub fn state(&self) -> State {
+        self.state
     }
 }
 
 impl<T> fmt::Debug for SendError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SendError(..)")
+        f.debug_struct("SendError")
+            .field("state", &self.state)
+            .finish_non_exhaustive()
     }
 }
 
 impl<T> fmt::Display for SendError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("sending on a stopped background thread")
+        f.write_str(refusal(self.state))
     }
 }
 
@@ -69,15 +100,16 @@ impl<T> std::error::Error for SendError<T> {}
 pub enum TrySendError<T> {
     /// The queue is bounded and full.
     Full(T),
-    /// The thread no longer accepts tasks: it is stopping or has ended.
-    Closed(T),
+    /// The thread no longer accepts tasks: it is stopping, has stopped or failed, as
+    /// the state says.
+    Closed(T, State),
 }
 
 impl<T> TrySendError<T> {
     /// Returns the task that was not sent.
     pub fn into_inner(self) -> T {
         match self {
-            Self::Full(task) | Self::Closed(task) => task,
+            Self::Full(task) | Self::Closed(task, _) => task,
         }
     }
 
@@ -88,7 +120,7 @@ impl<T> TrySendError<T> {
 
     /// Whether the thread no longer accepts tasks.
     pub fn is_closed(&self) -> bool {
-        matches!(self, Self::Closed(_))
+        matches!(self, Self::Closed(..))
     }
 }
 
@@ -98,7 +130,7 @@ impl<T> fmt::Display for TrySendError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Full(_) => "sending on a full queue",
-            Self::Closed(_) => "sending on a stopped background thread",
+            Self::Closed(_, state) => refusal(*state),
         })
     }
 }
@@ -111,15 +143,16 @@ impl<T> std::error::Error for TrySendError<T> {}
 pub enum SendTimeoutError<T> {
     /// The queue stayed full for the whole timeout.
     Timeout(T),
-    /// The thread no longer accepts tasks: it is stopping or has ended.
-    Closed(T),
+    /// The thread no longer accepts tasks: it is stopping, has stopped or failed, as
+    /// the state says.
+    Closed(T, State),
 }
 
 impl<T> SendTimeoutError<T> {
     /// Returns the task that was not sent.
     pub fn into_inner(self) -> T {
         match self {
-            Self::Timeout(task) | Self::Closed(task) => task,
+            Self::Timeout(task) | Self::Closed(task, _) => task,
         }
     }
 
@@ -130,7 +163,7 @@ impl<T> SendTimeoutError<T> {
 
     /// Whether the thread no longer accepts tasks.
     pub fn is_closed(&self) -> bool {
-        matches!(self, Self::Closed(_))
+        matches!(self, Self::Closed(..))
     }
 }
 
@@ -140,7 +173,7 @@ impl<T> fmt::Display for SendTimeoutError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Timeout(_) => "timed out sending on a full queue",
-            Self::Closed(_) => "sending on a stopped background thread",
+            Self::Closed(_, state) => refusal(*state),
         })
     }
 }
@@ -192,6 +225,39 @@ impl<F> fmt::Display for CallError<F> {
 
 impl<F> std::error::Error for CallError<F> {}
 
+/// The error of [`Handle::cast`](crate::Handle::cast). Holds the closure that was not
+/// sent.
+pub enum CastError<F> {
+    /// The thread no longer accepts work: it is stopping, has stopped or failed, as the
+    /// state says.
+    Closed(F, State),
+    /// The cast was made on the thread itself and its bounded queue is full: waiting
+    /// for room would wait for the thread itself, for ever.
+    Full(F),
+}
+
+impl<F> CastError<F> {
+    /// Returns the closure that was not sent.
+    pub fn into_inner(self) -> F {
+        match self {
+            Self::Closed(f, _) | Self::Full(f) => f,
+        }
+    }
+}
+
+opaque_debug!(CastError, Closed, Full);
+
+impl<F> fmt::Display for CastError<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Closed(_, state) => refusal(*state),
+            Self::Full(_) => "a background thread cannot wait for room in its own full queue",
+        })
+    }
+}
+
+impl<F> std::error::Error for CastError<F> {}
+
 /// Why a thread could not be spawned. Part of [`SpawnError`] and
 /// [`CreateError::Spawn`].
 #[derive(Debug, thiserror::Error)]
@@ -203,6 +269,10 @@ pub enum SpawnFailure {
         /// The registry's limit.
         limit: usize,
     },
+    /// A shutdown of the registry began: it takes no new threads (a thread spawned now
+    /// would outlive the shutdown's report).
+    #[error("the registry is shutting down")]
+    ShuttingDown,
     /// The operating system could not start a thread.
     #[error("the operating system could not start a thread: {0}")]
     Os(io::Error),
@@ -376,6 +446,3 @@ impl fmt::Display for KnownNames<'_> {
         Ok(())
     }
 }
-
-/// A shareable error, as kept in an [`Outcome::Failed`](crate::Outcome::Failed).
-pub type SharedError = Arc<dyn std::error::Error + Send + Sync + 'static>;

@@ -5,7 +5,7 @@
 use crate::error::{CreateError, SpawnFailure};
 use crate::handle::AnyHandle;
 use crate::registry::{registry, Registry};
-use crate::run_loop::spawn_in;
+use crate::spawn::spawn_in;
 use crate::thread::BackgroundThread;
 
 /// How to construct a registered type, if it can be: `Default::default`, the

@@ -11,11 +11,12 @@ use std::cell::RefCell;
 use std::fmt;
 use std::panic::Location;
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use std::sync::atomic::AtomicPtr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::control::{Control, Stamp};
+use crate::stamp::Stamp;
+use crate::sync::{AtomicBool, Ordering};
 
 /// The payload a halted checkpoint unwinds with, and the error of
 /// [`try_checkpoint`]. The run loop catches it and reports the thread as halted.
@@ -52,8 +53,10 @@ impl fmt::Display for LastCheckpoint {
 }
 
 /// The halt state of one thread.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct HaltState {
+    /// When the thread started: checkpoint times are stored relative to it.
+    pub(crate) started: Instant,
     halted: AtomicBool,
     /// Cleared while `shutdown` runs: a halted thread still gets to clean up.
     disarmed: AtomicBool,
@@ -62,6 +65,16 @@ pub(crate) struct HaltState {
 }
 
 impl HaltState {
+    pub(crate) fn new(started: Instant) -> Self {
+        Self {
+            started,
+            halted: AtomicBool::new(false),
+            disarmed: AtomicBool::new(false),
+            location: AtomicPtr::new(ptr::null_mut()),
+            at: Stamp::default(),
+        }
+    }
+
     /// Sets the flag; returns whether this call set it.
     pub(crate) fn halt(&self) -> bool {
         !self.halted.swap(true, Ordering::SeqCst)
@@ -77,15 +90,33 @@ impl HaltState {
 
     /// Records the checkpoint and says whether it must unwind.
     #[inline]
-    fn pass(&self, location: &'static Location<'static>, started: Instant) -> bool {
+    fn passes(&self, location: &'static Location<'static>) -> bool {
         self.location
             .store(ptr::from_ref(location).cast_mut(), Ordering::Relaxed);
-        self.at.mark(started);
+        self.at.mark(self.started);
         self.is_halted() && !self.disarmed.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn last_checkpoint(&self, started: Instant) -> Option<LastCheckpoint> {
-        let ago = self.at.ago(started)?;
+    /// Passes a checkpoint; unwinds with [`Halted`] if the thread was halted.
+    #[inline]
+    pub(crate) fn pass(&self, location: &'static Location<'static>) {
+        if self.passes(location) {
+            std::panic::resume_unwind(Box::new(Halted));
+        }
+    }
+
+    /// Like [`pass`](Self::pass), returning the halt as an error.
+    #[inline]
+    pub(crate) fn try_pass(&self, location: &'static Location<'static>) -> Result<(), Halted> {
+        if self.passes(location) {
+            Err(Halted)
+        } else {
+            Ok(())
+        }
+    }
+
+    pub(crate) fn last_checkpoint(&self) -> Option<LastCheckpoint> {
+        let ago = self.at.ago(self.started)?;
         let location = self.location.load(Ordering::Relaxed);
         // SAFETY: the pointer is null or was made from a `&'static Location<'static>` in
         // `pass`; it is never written any other way, so it is valid for `'static`.
@@ -95,35 +126,15 @@ impl HaltState {
     }
 }
 
-/// Passes a checkpoint of the thread `control` belongs to; unwinds if it was halted.
-#[inline]
-pub(crate) fn pass(control: &Control, location: &'static Location<'static>) {
-    if control.halt.pass(location, control.started) {
-        std::panic::resume_unwind(Box::new(Halted));
-    }
-}
-
-/// Like [`pass`], returning the halt as an error.
-#[inline]
-pub(crate) fn try_pass(
-    control: &Control,
-    location: &'static Location<'static>,
-) -> Result<(), Halted> {
-    if control.halt.pass(location, control.started) {
-        Err(Halted)
-    } else {
-        Ok(())
-    }
-}
-
 thread_local! {
     /// The managed thread running on this OS thread, if any.
-    static CURRENT: RefCell<Option<Arc<Control>>> = const { RefCell::new(None) };
+    static CURRENT: RefCell<Option<Arc<HaltState>>> = const { RefCell::new(None) };
 }
 
-/// Marks this OS thread as running `control`, for the free [`checkpoint`] function.
-pub(crate) fn set_current(control: Arc<Control>) {
-    CURRENT.with(|current| *current.borrow_mut() = Some(control));
+/// Marks this OS thread as running the thread `halt` belongs to, for the free
+/// [`checkpoint`] function.
+pub(crate) fn set_current(halt: Arc<HaltState>) {
+    CURRENT.with(|current| *current.borrow_mut() = Some(halt));
 }
 
 /// A checkpoint, from any depth of code: if the managed thread this runs on was halted,
@@ -175,7 +186,7 @@ pub fn try_checkpoint() -> Result<(), Halted> {
 
 fn try_checkpoint_at(location: &'static Location<'static>) -> Result<(), Halted> {
     CURRENT.with(|current| match &*current.borrow() {
-        Some(control) => try_pass(control, location),
+        Some(halt) => halt.try_pass(location),
         None => Ok(()),
     })
 }

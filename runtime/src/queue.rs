@@ -1,64 +1,58 @@
-//! The task queue and its close protocol.
+//! The task queue and its whole close protocol: what makes "nothing accepted is lost"
+//! true.
 //!
-//! One channel carries tasks and control messages (calls, casts, wake-ups), so the
-//! thread never `select!`s. In front of it stands a [`Gate`]: one atomic word holding a
-//! `closed` bit and the number of messages admitted so far. A sender is admitted (one
-//! `fetch_add`) and pushes; a push that fails takes its admission back. Once the gate is
-//! closed nobody is admitted, so the count is final, and the receiving side
-//! ([`Inbox::next`]) drains until it has received that many messages. A task is thus
-//! either received or handed back to its sender: nothing is dropped by closing, whatever
-//! senders are racing, and the hot path costs one atomic operation.
+//! One channel carries everything a thread is sent (its tasks, and the calls and casts
+//! of its handles), so the thread never `select!`s. In front of the channel stands a
+//! [`Gate`]: one atomic word holding a `closed` bit and the number of items admitted so
+//! far. A sender is admitted (one `fetch_add`) and pushes; a push that fails takes its
+//! admission back. Once the gate is closed nobody is admitted, so the count is final,
+//! and the receiving side ([`Inbox::next`]) drains until it has received that many
+//! items. An item is thus either received or handed back to its sender: nothing is
+//! dropped by closing, whatever senders are racing, and the hot path costs one atomic
+//! operation.
+//!
+//! The queue knows nothing of threads: it moves items of any type `M`. The thread's
+//! shared state closes it through the type-erased [`Closable`].
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
+use crossbeam_utils::CachePadded;
+
+use crate::sync::{AtomicBool, AtomicUsize, Ordering};
+
+#[cfg(not(loom))]
 use crossbeam_channel as channel;
+#[cfg(loom)]
+use stand_in as channel;
 
-use crate::context::Context;
-use crate::control::Control;
-use crate::thread::BackgroundThread;
-
-/// A closure run on the thread between tasks (`call` and `cast`).
-pub(crate) type Job<T> = Box<dyn FnOnce(&mut T, &Context) + Send>;
-
-/// What travels through a thread's channel.
-///
-/// The job is boxed twice so that it is a thin pointer: a message is then no larger than
-/// a small task plus a tag (16 bytes for a `u64` instead of 24), which the channel moves
-/// on every send. Jobs are rare next to tasks; the extra allocation is theirs.
-#[allow(clippy::redundant_allocation)]
-pub(crate) enum Message<T: BackgroundThread> {
-    Task(T::Task),
-    Job(Box<Job<T>>),
-    /// Wakes a receiver blocked on an empty channel so that it sees the gate closed.
+/// What travels through the channel: an admitted item, or the wake-up that a close
+/// sends to a receiver blocked on an empty channel.
+enum Slot<M> {
+    Item(M),
     Wake,
-}
-
-impl<T: BackgroundThread> Message<T> {
-    /// The task of a message that a task push handed back.
-    pub(crate) fn into_task(self) -> T::Task {
-        match self {
-            Self::Task(task) => task,
-            // A push hands back exactly the message it was given.
-            Self::Job(_) | Self::Wake => unreachable!("a task push handed back a non-task"),
-        }
-    }
 }
 
 const CLOSED: usize = 1 << (usize::BITS - 1);
 
-/// The sender-side gate: a `closed` bit and the number of messages admitted.
-#[derive(Debug, Default)]
-pub(crate) struct Gate {
+/// The sender-side gate: a `closed` bit and the number of items admitted.
+#[derive(Debug)]
+struct Gate {
     state: AtomicUsize,
 }
 
 impl Gate {
-    /// Admits one message, unless the gate is closed. The admission is kept by a
+    fn new() -> Self {
+        Self {
+            state: AtomicUsize::new(0),
+        }
+    }
+
+    /// Admits one item, unless the gate is closed. The admission is kept by a
     /// successful push ([`Admitted::commit`]) and taken back if the guard is dropped.
     #[inline]
-    pub(crate) fn admit(&self) -> Option<Admitted<'_>> {
+    fn admit(&self) -> Option<Admitted<'_>> {
         let previous = self.state.fetch_add(1, Ordering::SeqCst);
         if previous & CLOSED == 0 {
             Some(Admitted(self))
@@ -69,26 +63,26 @@ impl Gate {
     }
 
     /// Closes the gate. Returns whether this call closed it.
-    pub(crate) fn close(&self) -> bool {
+    fn close(&self) -> bool {
         self.state.fetch_or(CLOSED, Ordering::SeqCst) & CLOSED == 0
     }
 
-    pub(crate) fn is_closed(&self) -> bool {
+    fn is_closed(&self) -> bool {
         self.state.load(Ordering::SeqCst) & CLOSED != 0
     }
 
-    /// Messages admitted and not taken back. Final once the gate is closed, but for a
+    /// Items admitted and not taken back. Final once the gate is closed, but for a
     /// moment a refused or failed sender may still be counted.
     fn admitted(&self) -> usize {
         self.state.load(Ordering::SeqCst) & !CLOSED
     }
 }
 
-/// One admitted message; taken back when dropped, unless committed.
-pub(crate) struct Admitted<'a>(&'a Gate);
+/// One admitted item; taken back when dropped, unless committed.
+struct Admitted<'a>(&'a Gate);
 
 impl Admitted<'_> {
-    /// Keeps the admission: the message is in the channel.
+    /// Keeps the admission: the item is in the channel.
     #[inline]
     fn commit(self) {
         std::mem::forget(self);
@@ -101,155 +95,341 @@ impl Drop for Admitted<'_> {
     }
 }
 
-/// Why a push failed; the message is handed back.
-pub(crate) enum PushError<M> {
+/// Why an item was not queued; it is handed back.
+#[derive(Debug)]
+pub(crate) enum Refused<M> {
+    /// A bounded queue is full.
     Full(M),
+    /// A bounded queue stayed full for the whole timeout.
     Timeout(M),
+    /// The queue is closed.
     Closed(M),
 }
 
-/// The sending half: the channel's sender behind the gate.
-pub(crate) struct Outbox<T: BackgroundThread> {
-    tx: channel::Sender<Message<T>>,
+/// The sending side, shared by every handle of a thread.
+pub(crate) struct Queue<M> {
+    /// Written by every sender: on a cache line of its own.
+    gate: CachePadded<Gate>,
+    tx: channel::Sender<Slot<M>>,
+    /// Whether a wake-up sits in the channel (at most one is ever sent).
+    wake_queued: AtomicBool,
 }
 
-/// The receiving half, owned by the thread.
-pub(crate) struct Inbox<T: BackgroundThread> {
-    rx: channel::Receiver<Message<T>>,
-    /// Admitted messages (tasks and jobs, not wake-ups) received so far.
+/// The receiving side, owned by the thread.
+pub(crate) struct Inbox<M> {
+    queue: Arc<Queue<M>>,
+    rx: channel::Receiver<Slot<M>>,
+    /// Admitted items received so far.
     received: Cell<usize>,
 }
 
-/// A new queue: bounded when `capacity` is given (a capacity of 0 is raised to 1, since
-/// a rendezvous queue could not hold the wake-up a stop sends).
-pub(crate) fn queue<T: BackgroundThread>(capacity: Option<usize>) -> (Outbox<T>, Inbox<T>) {
-    let (tx, rx) = match capacity {
-        Some(capacity) => channel::bounded(capacity.max(1)),
-        None => channel::unbounded(),
-    };
-    (
-        Outbox { tx },
-        Inbox {
+/// What the thread's shared state needs of its queue, whatever the item type.
+pub(crate) trait Closable: Send + Sync {
+    /// Closes the queue: no item is admitted from now on, and a receiver blocked on the
+    /// empty channel wakes. Returns whether this call closed it.
+    fn close(&self) -> bool;
+    /// Whether the queue no longer admits items.
+    fn is_closed(&self) -> bool;
+    /// How many admitted items wait in the channel.
+    fn len(&self) -> usize;
+}
+
+impl<M> Queue<M> {
+    /// A new queue: bounded when `capacity` is given (a capacity of 0 is raised to 1,
+    /// since a rendezvous channel could not hold the wake-up a close sends).
+    pub(crate) fn new(capacity: Option<usize>) -> (Arc<Self>, Inbox<M>) {
+        let (tx, rx) = match capacity {
+            Some(capacity) => channel::bounded(capacity.max(1)),
+            None => channel::unbounded(),
+        };
+        let queue = Arc::new(Self {
+            gate: CachePadded::new(Gate::new()),
+            tx,
+            wake_queued: AtomicBool::new(false),
+        });
+        let inbox = Inbox {
+            queue: Arc::clone(&queue),
             rx,
             received: Cell::new(0),
-        },
-    )
-}
-
-impl<T: BackgroundThread> Outbox<T> {
-    // The pushes take the admission and commit it once the message is in the channel.
-    // The thread keeps its receiver until it has received every admitted message, so a
-    // push never finds the channel disconnected; `Closed` covers it all the same.
-
-    /// Pushes, blocking while a bounded queue is full.
-    #[inline]
-    pub(crate) fn push(
-        &self,
-        admitted: Admitted<'_>,
-        message: Message<T>,
-    ) -> Result<(), Message<T>> {
-        self.tx.send(message).map_err(|channel::SendError(m)| m)?;
-        admitted.commit();
-        Ok(())
+        };
+        (queue, inbox)
     }
 
-    pub(crate) fn try_push(
-        &self,
-        admitted: Admitted<'_>,
-        message: Message<T>,
-    ) -> Result<(), PushError<Message<T>>> {
-        self.tx.try_send(message).map_err(|e| match e {
-            channel::TrySendError::Full(m) => PushError::Full(m),
-            channel::TrySendError::Disconnected(m) => PushError::Closed(m),
-        })?;
-        admitted.commit();
-        Ok(())
-    }
+    // Every push is admitted first and commits its admission once the item is in the
+    // channel. The inbox keeps its receiver until it has received every admitted item,
+    // so a push never finds the channel disconnected; `Closed` covers it all the same.
 
-    pub(crate) fn push_timeout(
-        &self,
-        admitted: Admitted<'_>,
-        message: Message<T>,
-        timeout: Duration,
-    ) -> Result<(), PushError<Message<T>>> {
-        self.tx
-            .send_timeout(message, timeout)
-            .map_err(|e| match e {
-                channel::SendTimeoutError::Timeout(m) => PushError::Timeout(m),
-                channel::SendTimeoutError::Disconnected(m) => PushError::Closed(m),
-            })?;
-        admitted.commit();
-        Ok(())
-    }
-
-    /// Wakes the receiver if it waits on an empty channel, so that it sees the gate
-    /// closed (call after closing it).
+    /// Queues `item`, blocking while a bounded queue is full.
     ///
-    /// The wake-up bypasses the gate and never blocks: if a bounded channel is full, the
-    /// receiver is not waiting, and it sees the closed gate once it has drained.
-    pub(crate) fn wake(&self) {
-        let _ = self.tx.try_send(Message::Wake);
+    /// # Errors
+    ///
+    /// Hands `item` back when the queue is closed.
+    #[inline]
+    pub(crate) fn send(&self, item: M) -> Result<(), M> {
+        let Some(admitted) = self.gate.admit() else {
+            return Err(item);
+        };
+        match self.tx.send(Slot::Item(item)) {
+            Ok(()) => {
+                admitted.commit();
+                Ok(())
+            }
+            Err(channel::SendError(slot)) => Err(slot.into_item()),
+        }
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.tx.len()
+    /// Queues `item` if there is room now.
+    pub(crate) fn try_send(&self, item: M) -> Result<(), Refused<M>> {
+        let Some(admitted) = self.gate.admit() else {
+            return Err(Refused::Closed(item));
+        };
+        match self.tx.try_send(Slot::Item(item)) {
+            Ok(()) => {
+                admitted.commit();
+                Ok(())
+            }
+            Err(channel::TrySendError::Full(slot)) => Err(Refused::Full(slot.into_item())),
+            Err(channel::TrySendError::Disconnected(slot)) => {
+                Err(Refused::Closed(slot.into_item()))
+            }
+        }
+    }
+
+    /// Queues `item`, waiting at most `timeout` for room in a bounded queue.
+    pub(crate) fn send_timeout(&self, item: M, timeout: Duration) -> Result<(), Refused<M>> {
+        let Some(admitted) = self.gate.admit() else {
+            return Err(Refused::Closed(item));
+        };
+        match self.tx.send_timeout(Slot::Item(item), timeout) {
+            Ok(()) => {
+                admitted.commit();
+                Ok(())
+            }
+            Err(channel::SendTimeoutError::Timeout(slot)) => {
+                Err(Refused::Timeout(slot.into_item()))
+            }
+            Err(channel::SendTimeoutError::Disconnected(slot)) => {
+                Err(Refused::Closed(slot.into_item()))
+            }
+        }
     }
 }
 
-impl<T: BackgroundThread> Inbox<T> {
-    /// The next message, or `None` once the gate is closed and every message it admitted
-    /// has been received. Blocks (in the kernel, no polling) while the queue is open and
-    /// empty.
-    #[inline]
-    pub(crate) fn next(&self, control: &Control) -> Option<Message<T>> {
-        let gate = &control.gate;
-        // Draining with `try_recv` first keeps the common, busy case off the blocking path.
-        if let Ok(message) = self.rx.try_recv() {
-            return Some(self.count(message));
+impl<M> Slot<M> {
+    /// The item of a slot that a push handed back: pushes only ever carry items.
+    fn into_item(self) -> M {
+        match self {
+            Self::Item(item) => item,
+            Self::Wake => unreachable!("a push handed back a wake-up"),
         }
-        if !gate.is_closed() {
-            // A `close` after this check sends a wake-up, or finds the channel full, in
-            // which case this `recv` returns at once.
-            let message = self.rx.recv().ok().map(|message| self.count(message));
-            // Only here, on the idle path: the busy path stays free of clock reads.
-            control.mark_woken();
-            return message;
+    }
+}
+
+impl<M: Send> Closable for Queue<M> {
+    fn close(&self) -> bool {
+        if !self.gate.close() {
+            return false;
         }
-        self.drain_closed(gate)
+        // Only the closing call wakes: once the receiver has seen the gate closed it
+        // never blocks again, and a wake-up that finds a bounded channel full is not
+        // needed, since the receiver is not waiting then.
+        if self.tx.try_send(Slot::Wake).is_ok() {
+            self.wake_queued.store(true, Ordering::Relaxed);
+        }
+        true
     }
 
-    #[inline]
-    fn count(&self, message: Message<T>) -> Message<T> {
-        if !matches!(message, Message::Wake) {
-            self.received.set(self.received.get() + 1);
-        }
-        message
+    fn is_closed(&self) -> bool {
+        self.gate.is_closed()
     }
 
-    #[cold]
-    fn drain_closed(&self, gate: &Gate) -> Option<Message<T>> {
-        loop {
-            if let Ok(message) = self.rx.try_recv() {
-                return Some(self.count(message));
+    fn len(&self) -> usize {
+        let wake = usize::from(self.wake_queued.load(Ordering::Relaxed));
+        self.tx.len().saturating_sub(wake)
+    }
+}
+
+impl<M> Inbox<M> {
+    /// The next item, or `None` once the queue is closed and every item it admitted has
+    /// been received. Blocks (in the kernel, no polling) while the queue is open and
+    /// empty; `woke` runs when such a wait ends.
+    #[inline]
+    pub(crate) fn next(&self, woke: impl FnOnce()) -> Option<M> {
+        // Draining with `try_recv` first keeps the common, busy case off the blocking
+        // path.
+        if let Ok(slot) = self.rx.try_recv() {
+            if let Some(item) = self.receive(slot) {
+                return Some(item);
             }
-            if self.received.get() >= gate.admitted() {
+        }
+        if !self.queue.gate.is_closed() {
+            // A close after this check sends a wake-up, or finds the channel full, in
+            // which case this `recv` returns at once.
+            let slot = self.rx.recv().ok();
+            woke();
+            if let Some(item) = slot.and_then(|slot| self.receive(slot)) {
+                return Some(item);
+            }
+        }
+        self.drain_closed()
+    }
+
+    #[inline]
+    fn receive(&self, slot: Slot<M>) -> Option<M> {
+        match slot {
+            Slot::Item(item) => {
+                self.received.set(self.received.get() + 1);
+                Some(item)
+            }
+            Slot::Wake => {
+                self.queue.wake_queued.store(false, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    /// Once closed: the remaining items, until every admitted one was received.
+    #[cold]
+    fn drain_closed(&self) -> Option<M> {
+        loop {
+            if let Ok(slot) = self.rx.try_recv() {
+                if let Some(item) = self.receive(slot) {
+                    return Some(item);
+                }
+                continue;
+            }
+            if self.received.get() >= self.queue.gate.admitted() {
                 return None;
             }
-            // An admitted sender is between its admission and its push (nanoseconds), or
-            // blocked on a full channel that the `try_recv` above just made room in, or
-            // was refused and is about to take back its admission.
-            std::thread::yield_now();
+            // An admitted sender is between its admission and its push (nanoseconds),
+            // or blocked on a full channel that the `try_recv` above just made room in,
+            // or was refused and is about to take back its admission.
+            yield_now();
         }
     }
 }
 
-#[cfg(test)]
+#[cfg(not(loom))]
+fn yield_now() {
+    std::thread::yield_now();
+}
+
+#[cfg(loom)]
+fn yield_now() {
+    loom::thread::yield_now();
+}
+
+/// A loom-visible stand-in for the crossbeam channel (which loom cannot see into), with
+/// the same surface: enough to model-check the gate around it.
+#[cfg(loom)]
+mod stand_in {
+    use std::collections::VecDeque;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use loom::sync::{Condvar, Mutex};
+
+    pub(crate) struct SendError<T>(pub(crate) T);
+    pub(crate) enum TrySendError<T> {
+        Full(T),
+        #[allow(dead_code)]
+        Disconnected(T),
+    }
+    pub(crate) enum SendTimeoutError<T> {
+        Timeout(T),
+        #[allow(dead_code)]
+        Disconnected(T),
+    }
+
+    struct Shared<T> {
+        items: Mutex<VecDeque<T>>,
+        changed: Condvar,
+        capacity: Option<usize>,
+    }
+
+    pub(crate) struct Sender<T>(Arc<Shared<T>>);
+    pub(crate) struct Receiver<T>(Arc<Shared<T>>);
+
+    pub(crate) fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
+        channel(Some(capacity))
+    }
+
+    pub(crate) fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
+        channel(None)
+    }
+
+    fn channel<T>(capacity: Option<usize>) -> (Sender<T>, Receiver<T>) {
+        let shared = Arc::new(Shared {
+            items: Mutex::new(VecDeque::new()),
+            changed: Condvar::new(),
+            capacity,
+        });
+        (Sender(Arc::clone(&shared)), Receiver(shared))
+    }
+
+    impl<T> Sender<T> {
+        pub(crate) fn send(&self, item: T) -> Result<(), SendError<T>> {
+            let mut items = self.0.items.lock().unwrap();
+            while self.0.capacity.is_some_and(|c| items.len() >= c) {
+                items = self.0.changed.wait(items).unwrap();
+            }
+            items.push_back(item);
+            self.0.changed.notify_all();
+            Ok(())
+        }
+
+        pub(crate) fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
+            let mut items = self.0.items.lock().unwrap();
+            if self.0.capacity.is_some_and(|c| items.len() >= c) {
+                return Err(TrySendError::Full(item));
+            }
+            items.push_back(item);
+            self.0.changed.notify_all();
+            Ok(())
+        }
+
+        /// Loom has no clock: a timeout is modelled as an immediate one.
+        pub(crate) fn send_timeout(&self, item: T, _: Duration) -> Result<(), SendTimeoutError<T>> {
+            self.try_send(item).map_err(|e| match e {
+                TrySendError::Full(item) | TrySendError::Disconnected(item) => {
+                    SendTimeoutError::Timeout(item)
+                }
+            })
+        }
+
+        pub(crate) fn len(&self) -> usize {
+            self.0.items.lock().unwrap().len()
+        }
+    }
+
+    impl<T> Receiver<T> {
+        pub(crate) fn try_recv(&self) -> Result<T, ()> {
+            let mut items = self.0.items.lock().unwrap();
+            let item = items.pop_front().ok_or(())?;
+            self.0.changed.notify_all();
+            Ok(item)
+        }
+
+        pub(crate) fn recv(&self) -> Result<T, ()> {
+            let mut items = self.0.items.lock().unwrap();
+            loop {
+                if let Some(item) = items.pop_front() {
+                    self.0.changed.notify_all();
+                    return Ok(item);
+                }
+                items = self.0.changed.wait(items).unwrap();
+            }
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
 
     #[test]
     fn the_gate_counts_committed_admissions_and_refuses_once_closed() {
-        let gate = Gate::default();
+        let gate = Gate::new();
         gate.admit().unwrap().commit();
         let taken_back = gate.admit().unwrap();
         assert_eq!(gate.admitted(), 2);
@@ -260,5 +440,40 @@ mod tests {
         assert!(gate.admit().is_none());
         assert_eq!(gate.admitted(), 1, "a refused sender is not counted");
         assert!(gate.is_closed());
+    }
+
+    #[test]
+    fn a_closed_queue_hands_items_back_and_drains_what_it_admitted() {
+        let (queue, inbox) = Queue::<u32>::new(Some(2));
+        queue.send(1).unwrap();
+        assert!(matches!(queue.try_send(2), Ok(())));
+        assert!(matches!(queue.try_send(3), Err(Refused::Full(3))));
+        assert_eq!(queue.len(), 2);
+        assert!(queue.close());
+        assert_eq!(
+            queue.len(),
+            2,
+            "the wake-up is not counted (and found no room)"
+        );
+        assert_eq!(queue.send(4), Err(4));
+        assert!(matches!(queue.try_send(5), Err(Refused::Closed(5))));
+        assert_eq!(inbox.next(|| ()), Some(1));
+        assert_eq!(inbox.next(|| ()), Some(2));
+        assert_eq!(inbox.next(|| ()), None);
+    }
+
+    #[test]
+    fn closing_wakes_a_receiver_blocked_on_an_empty_queue() {
+        let (queue, inbox) = Queue::<u32>::new(None);
+        let closer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            queue.close();
+            queue
+        });
+        let mut woke = false;
+        assert_eq!(inbox.next(|| woke = true), None);
+        assert!(woke);
+        let queue = closer.join().unwrap();
+        assert_eq!(queue.len(), 0, "the wake-up was received");
     }
 }

@@ -1,150 +1,22 @@
 //! The registry of running threads: what is running, finding a thread by name, stopping
-//! them all, and an optional limit on how many may run.
+//! them all, an optional limit on how many may run, the refusal of new threads once a
+//! shutdown began, and the exits of failed threads that nobody joined.
 
-use std::any::Any;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::sync::{Arc, OnceLock, PoisonError};
 
 use crate::control::Control;
-use crate::halt::LastCheckpoint;
-use crate::handle::AnyHandle;
+use crate::error::SpawnFailure;
+use crate::handle::{AnyHandle, Managed};
+use crate::ids::ThreadId;
+use crate::info::ThreadInfo;
+use crate::outcome::ExitReport;
+use crate::sync::{Mutex, MutexGuard};
 
-/// A thread's id: unique in the process, never reused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-pub struct ThreadId(u64);
-
-impl ThreadId {
-    pub(crate) fn next() -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        Self(NEXT.fetch_add(1, Ordering::Relaxed))
-    }
-
-    /// The id as a number.
-    pub fn as_u64(self) -> u64 {
-        self.0
-    }
-}
-
-impl fmt::Display for ThreadId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{}", self.0)
-    }
-}
-
-/// Where a thread is in its lifecycle:
-/// `Starting → Running → Stopping → Stopped`, or `Failed`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize),
-    serde(rename_all = "lowercase")
-)]
-#[non_exhaustive]
-#[repr(u8)]
-pub enum State {
-    /// `startup` is running.
-    Starting,
-    /// Handling tasks.
-    Running,
-    /// Asked to stop: no longer accepting tasks, draining the queue or in `shutdown`.
-    Stopping,
-    /// Ended after a stop.
-    Stopped,
-    /// Ended because `startup` or `handle` failed or panicked.
-    Failed,
-}
-
-impl State {
-    pub(crate) fn from_u8(value: u8) -> Self {
-        match value {
-            0 => Self::Starting,
-            1 => Self::Running,
-            2 => Self::Stopping,
-            3 => Self::Stopped,
-            _ => Self::Failed,
-        }
-    }
-
-    /// Whether the thread has not ended yet.
-    pub fn is_alive(self) -> bool {
-        !matches!(self, Self::Stopped | Self::Failed)
-    }
-}
-
-impl fmt::Display for State {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Starting => "starting",
-            Self::Running => "running",
-            Self::Stopping => "stopping",
-            Self::Stopped => "stopped",
-            Self::Failed => "failed",
-        })
-    }
-}
-
-/// A snapshot of one thread, as [`Registry::active`] and `Handle::info` give it.
-///
-/// With the `serde` feature it serialises as a flat record, times as numbers:
-/// `started_at` in milliseconds since the Unix epoch, `last_woken` as milliseconds
-/// ago, `last_checkpoint` as `{"file", "line", "ms_ago"}`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[non_exhaustive]
-pub struct ThreadInfo {
-    /// The thread's name (also its OS thread name).
-    pub name: &'static str,
-    /// The thread's id.
-    pub id: ThreadId,
-    /// The Rust type of the thread.
-    pub type_name: &'static str,
-    /// Where it is in its lifecycle.
-    pub state: State,
-    /// How many tasks `handle` was called with.
-    pub handled: u64,
-    /// How many messages wait in its queue.
-    pub queue_depth: usize,
-    /// When it was spawned.
-    #[cfg_attr(feature = "serde", serde(serialize_with = "serde_impls::unix_millis"))]
-    pub started_at: SystemTime,
-    /// How long ago it last woke from waiting for work (idle → busy), if it ever
-    /// waited. A thread that is never idle keeps the time of its last idle wake-up.
-    #[cfg_attr(feature = "serde", serde(serialize_with = "serde_impls::millis"))]
-    pub last_woken: Option<Duration>,
-    /// Where and how long ago it last passed a checkpoint, if ever.
-    pub last_checkpoint: Option<LastCheckpoint>,
-}
-
-/// What the registry needs of a thread, whatever its type.
-pub(crate) trait Managed: Send + Sync + 'static {
-    fn control(&self) -> &Control;
-    fn queue_depth(&self) -> usize;
-    /// Closes the queue and wakes the thread; it drains and shuts down.
-    fn stop(&self);
-    /// Sets the halt flag and stops: the next checkpoint unwinds, queued tasks are
-    /// returned.
-    fn halt(&self);
-    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
-
-    fn info(&self) -> ThreadInfo {
-        let control = self.control();
-        ThreadInfo {
-            name: control.name,
-            id: control.id,
-            type_name: control.type_name,
-            state: control.state(),
-            handled: control.handled(),
-            queue_depth: self.queue_depth(),
-            started_at: control.started_at,
-            last_woken: control.last_woken_ago(),
-            last_checkpoint: control.halt.last_checkpoint(control.started),
-        }
-    }
-}
+/// How many exits of failed threads that nobody joined a registry remembers; older ones
+/// are forgotten first.
+pub(crate) const REMEMBERED_EXITS: usize = 64;
 
 /// A set of running threads.
 ///
@@ -152,6 +24,12 @@ pub(crate) trait Managed: Send + Sync + 'static {
 /// [`registry()`], and `spawn_in(&registry)` a registry of your own (for isolation in
 /// tests, or for a subsystem with its own limit). A thread is in its registry from the
 /// moment `spawn` is called until it ends; a thread whose `startup` fails never stays.
+///
+/// Once a [`Shutdown`](crate::Shutdown) of the registry began, it takes no new threads:
+/// `spawn_in` fails with [`SpawnFailure::ShuttingDown`] and hands the value back, so
+/// every thread of the registry is in the shutdown's report. A thread that ended
+/// without a clean stop (failed, panicked, halted) and that nobody joined is remembered
+/// (the latest 64): see [`unjoined_exits`](Self::unjoined_exits).
 ///
 /// Cloning a `Registry` gives another reference to the same set.
 ///
@@ -186,14 +64,30 @@ pub struct Registry {
     inner: Arc<Inner>,
 }
 
-/// The threads, by id. Ids grow with every spawn, so the map's order is the start order
-/// (a shutdown stops threads in reverse), and a thread that ends leaves in `O(log n)`.
-type Threads = BTreeMap<ThreadId, Arc<dyn Managed>>;
-
+/// What the registry's lock guards.
 #[derive(Default)]
+struct Threads {
+    /// By id. Ids grow with every spawn, so the map's order is the start order (a
+    /// shutdown stops threads in reverse), and a thread that ends leaves in `O(log n)`.
+    running: BTreeMap<ThreadId, Arc<dyn Managed>>,
+    /// Set when a shutdown began: no thread is taken from then on.
+    shutting_down: bool,
+    /// Threads that ended without a clean stop, the newest last, until joined.
+    unclean: VecDeque<Arc<Control>>,
+}
+
 struct Inner {
     threads: Mutex<Threads>,
     limit: Option<usize>,
+}
+
+impl Default for Inner {
+    fn default() -> Self {
+        Self {
+            threads: Mutex::new(Threads::default()),
+            limit: None,
+        }
+    }
 }
 
 impl Registry {
@@ -222,7 +116,7 @@ impl Registry {
     pub fn with_limit(limit: usize) -> Self {
         Self {
             inner: Arc::new(Inner {
-                threads: Mutex::default(),
+                threads: Mutex::new(Threads::default()),
                 limit: Some(limit),
             }),
         }
@@ -236,6 +130,7 @@ impl Registry {
     /// A snapshot of every thread in the registry, in start order.
     pub fn active(&self) -> Vec<ThreadInfo> {
         self.threads()
+            .running
             .values()
             .map(|thread| thread.info())
             .collect()
@@ -243,12 +138,12 @@ impl Registry {
 
     /// How many threads are in the registry.
     pub fn len(&self) -> usize {
-        self.threads().len()
+        self.threads().running.len()
     }
 
     /// Whether no thread is in the registry.
     pub fn is_empty(&self) -> bool {
-        self.threads().is_empty()
+        self.threads().running.is_empty()
     }
 
     /// The first-started thread with this name, if one is running.
@@ -272,23 +167,26 @@ impl Registry {
     /// ```
     pub fn find(&self, name: &str) -> Option<AnyHandle> {
         self.threads()
+            .running
             .values()
             .find(|thread| thread.control().name == name)
-            .map(|thread| AnyHandle::from_managed(Arc::clone(thread)))
+            .map(|thread| AnyHandle::new(Arc::clone(thread)))
     }
 
     /// The thread with this id, if it is in the registry.
     pub fn get(&self, id: ThreadId) -> Option<AnyHandle> {
         self.threads()
+            .running
             .get(&id)
-            .map(|thread| AnyHandle::from_managed(Arc::clone(thread)))
+            .map(|thread| AnyHandle::new(Arc::clone(thread)))
     }
 
     /// Handles to every thread in the registry, in start order.
     pub fn handles(&self) -> Vec<AnyHandle> {
         self.threads()
+            .running
             .values()
-            .map(|thread| AnyHandle::from_managed(Arc::clone(thread)))
+            .map(|thread| AnyHandle::new(Arc::clone(thread)))
             .collect()
     }
 
@@ -297,37 +195,107 @@ impl Registry {
     /// [`AnyHandle::join_timeout`]) for that.
     pub fn stop_all(&self) {
         for thread in self.newest_first() {
-            thread.stop();
+            thread.control().request_stop();
         }
     }
 
     /// Halts every thread, the last-started first (see `Handle::halt`). Does not wait.
     pub fn halt_all(&self) {
         for thread in self.newest_first() {
-            thread.halt();
+            thread.control().request_halt();
         }
+    }
+
+    /// Whether a shutdown of this registry began: it takes no new threads.
+    pub fn is_shutting_down(&self) -> bool {
+        self.threads().shutting_down
+    }
+
+    /// The exits of threads of this registry that ended without a clean stop (failed,
+    /// panicked, halted) and that nobody joined, the oldest first; the latest 64 are
+    /// kept. A [`ShutdownReport`](crate::ShutdownReport) lists them and counts them in
+    /// its exit code, so a thread that died unnoticed still fails the process.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use threadward::{background_thread, BackgroundThread, BoxError, Context, Registry};
+    ///
+    /// #[background_thread]
+    /// struct Fragile;
+    ///
+    /// impl BackgroundThread for Fragile {
+    ///     type Task = ();
+    ///     fn handle(&mut self, (): (), _: &Context) -> Result<(), BoxError> {
+    ///         Err("disk full".into())
+    ///     }
+    /// }
+    ///
+    /// let registry = Registry::new();
+    /// let fragile = Fragile.spawn_in(&registry)?;
+    /// fragile.send(())?;
+    /// # while fragile.is_alive() { std::thread::sleep(Duration::from_millis(1)); }
+    /// drop(fragile); // nobody joins it
+    /// let unjoined = registry.unjoined_exits();
+    /// assert_eq!(unjoined[0].outcome().to_string(), "failed: disk full");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn unjoined_exits(&self) -> Vec<ExitReport> {
+        self.threads()
+            .unclean
+            .iter()
+            .filter(|control| !control.is_exit_taken())
+            .filter_map(|control| control.exit_report())
+            .collect()
     }
 
     /// The threads, the last-started first, copied out so that they are stopped outside
     /// the lock (an ending thread removes itself from the registry).
     fn newest_first(&self) -> Vec<Arc<dyn Managed>> {
-        self.threads().values().rev().cloned().collect()
+        self.threads().running.values().rev().cloned().collect()
     }
 
-    /// Adds a thread unless the limit is reached; returns the limit if it is.
-    pub(crate) fn insert(&self, thread: Arc<dyn Managed>) -> Result<(), usize> {
+    /// Marks the registry as shutting down and returns its threads, the last-started
+    /// first: in one step, so that every thread is either in the list or refused.
+    pub(crate) fn begin_shutdown(&self) -> Vec<AnyHandle> {
         let mut threads = self.threads();
+        threads.shutting_down = true;
+        threads
+            .running
+            .values()
+            .rev()
+            .map(|thread| AnyHandle::new(Arc::clone(thread)))
+            .collect()
+    }
+
+    /// Adds a thread, unless the registry is shutting down or its limit is reached.
+    pub(crate) fn insert(&self, thread: Arc<dyn Managed>) -> Result<(), SpawnFailure> {
+        let mut threads = self.threads();
+        if threads.shutting_down {
+            return Err(SpawnFailure::ShuttingDown);
+        }
         if let Some(limit) = self.inner.limit {
-            if threads.len() >= limit {
-                return Err(limit);
+            if threads.running.len() >= limit {
+                return Err(SpawnFailure::LimitReached { limit });
             }
         }
-        threads.insert(thread.control().id, thread);
+        threads.running.insert(thread.control().id, thread);
         Ok(())
     }
 
-    pub(crate) fn remove(&self, id: ThreadId) {
-        self.threads().remove(&id);
+    /// Removes an ending thread; one that ended without a clean stop is remembered until
+    /// somebody joins it.
+    pub(crate) fn remove(&self, id: ThreadId, unclean: Option<Arc<Control>>) {
+        let mut threads = self.threads();
+        threads.running.remove(&id);
+        if let Some(control) = unclean {
+            threads.unclean.retain(|control| !control.is_exit_taken());
+            if threads.unclean.len() == REMEMBERED_EXITS {
+                threads.unclean.pop_front();
+            }
+            threads.unclean.push_back(control);
+        }
     }
 
     /// The lock never guards an invariant that a panic could break halfway (each
@@ -362,46 +330,4 @@ impl fmt::Debug for Registry {
 pub fn registry() -> &'static Registry {
     static GLOBAL: OnceLock<Registry> = OnceLock::new();
     GLOBAL.get_or_init(Registry::new)
-}
-
-#[cfg(feature = "serde")]
-mod serde_impls {
-    use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-    use serde::ser::SerializeStruct;
-    use serde::{Serialize, Serializer};
-
-    use crate::halt::LastCheckpoint;
-
-    #[allow(clippy::trivially_copy_pass_by_ref)] // serde's `serialize_with` signature
-    pub(super) fn unix_millis<S: Serializer>(at: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-        let millis = at
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis();
-        s.serialize_u64(u64::try_from(millis).unwrap_or(u64::MAX))
-    }
-
-    #[allow(clippy::ref_option)] // serde's `serialize_with` signature
-    pub(super) fn millis<S: Serializer>(ago: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        ago.map(micros_as_millis).serialize(s)
-    }
-
-    /// Milliseconds with microsecond precision (`9.715`, not `9.715537999999999`).
-    fn micros_as_millis(duration: Duration) -> f64 {
-        // Exact below 2^52 µs (142 years).
-        #[allow(clippy::cast_precision_loss)]
-        let micros = duration.as_micros() as f64;
-        micros / 1e3
-    }
-
-    impl Serialize for LastCheckpoint {
-        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            let mut record = s.serialize_struct("LastCheckpoint", 3)?;
-            record.serialize_field("file", self.location.file())?;
-            record.serialize_field("line", &self.location.line())?;
-            record.serialize_field("ms_ago", &micros_as_millis(self.ago))?;
-            record.end()
-        }
-    }
 }

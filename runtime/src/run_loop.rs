@@ -1,109 +1,37 @@
-//! The one loop that drives every thread: `startup`, then `handle` for each task, then
-//! `shutdown`, and the hand-over of the exit to whoever joins.
+//! The one loop that drives every thread: `startup`, then `handle` for each message,
+//! then `shutdown`, and the hand-over of the exit to whoever joins.
 
-use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crossbeam_channel as channel;
 
 use crate::context::Context;
 use crate::control::Control;
-use crate::error::{SpawnError, SpawnFailure};
-use crate::exit::{ExitReport, Outcome};
+use crate::error::{BoxError, SpawnFailure};
 use crate::halt::Halted;
-use crate::handle::{Handle, Shared};
-use crate::queue::{self, Inbox, Message};
-use crate::registry::{Managed, Registry, State};
-use crate::thread::{BackgroundThread, BoxError};
+use crate::handle::{Message, Shared};
+use crate::ids::State;
+use crate::outcome::{ExitReport, Outcome};
+use crate::panics::panic_message;
+use crate::queue::Inbox;
+use crate::registry::Registry;
+use crate::thread::BackgroundThread;
 
 /// What the new thread tells `spawn` once `startup` finished.
-type Started<T> = Result<(), (SpawnFailure, T)>;
-
-/// Spawns `thread` into `registry` and returns once its `startup` has finished.
-pub(crate) fn spawn_in<T: BackgroundThread>(
-    thread: T,
-    registry: &Registry,
-) -> Result<Handle<T>, SpawnError<T>> {
-    let fail = |failure, thread| {
-        Err(SpawnError {
-            name: T::NAME,
-            failure,
-            thread,
-        })
-    };
-    let (outbox, inbox) = queue::queue::<T>(T::CAPACITY);
-    let control = Arc::new(Control::new(T::NAME, std::any::type_name::<T>()));
-    let shared = Arc::new(Shared {
-        control: Arc::clone(&control),
-        outbox,
-        undelivered: Mutex::new(None),
-    });
-    if let Err(limit) = registry.insert(Arc::clone(&shared) as Arc<dyn Managed>) {
-        return fail(SpawnFailure::LimitReached { limit }, thread);
-    }
-
-    // The value is handed over only once the OS thread exists, so that a failure to
-    // create one can hand it back.
-    let (handoff_tx, handoff_rx) = channel::bounded::<T>(1);
-    let (started_tx, started_rx) = channel::bounded::<Started<T>>(1);
-    let run_shared = Arc::clone(&shared);
-    let run_registry = registry.clone();
-    let os_thread = std::thread::Builder::new()
-        .name(T::NAME.to_owned())
-        .spawn(move || {
-            if let Ok(thread) = handoff_rx.recv() {
-                run(thread, &run_shared, &inbox, &run_registry, &started_tx);
-            }
-        });
-    let os_thread = match os_thread {
-        Ok(os_thread) => os_thread,
-        Err(error) => {
-            registry.remove(control.id);
-            return fail(SpawnFailure::Os(error), thread);
-        }
-    };
-    if let Err(channel::SendError(thread)) = handoff_tx.send(thread) {
-        registry.remove(control.id);
-        let _ = os_thread.join();
-        let error = std::io::Error::other("the new thread ended before it was started");
-        return fail(SpawnFailure::Os(error), thread);
-    }
-    match started_rx.recv() {
-        Ok(Ok(())) => {
-            control.set_join_handle(os_thread);
-            Ok(Handle::new(shared))
-        }
-        Ok(Err((failure, thread))) => {
-            let _ = os_thread.join();
-            fail(failure, thread)
-        }
-        // `run` answers on every path it returns from; a thread that ended without
-        // answering unwound past it, so its panic is handed on to the caller.
-        Err(channel::RecvError) => {
-            registry.remove(control.id);
-            match os_thread.join() {
-                Err(payload) => panic::resume_unwind(payload),
-                Ok(()) => panic::resume_unwind(Box::new(format!(
-                    "threadward: thread `{}` ended without reporting its startup",
-                    T::NAME
-                ))),
-            }
-        }
-    }
-}
+pub(crate) type Started<T> = Result<(), (SpawnFailure, T)>;
 
 /// Runs on the new thread, from `startup` to the published exit.
-fn run<T: BackgroundThread>(
+pub(crate) fn run<T: BackgroundThread>(
     mut thread: T,
     shared: &Arc<Shared<T>>,
-    inbox: &Inbox<T>,
+    inbox: &Inbox<Message<T>>,
     registry: &Registry,
     started: &channel::Sender<Started<T>>,
 ) {
     let control = &*shared.control;
     control.bind_os_thread();
-    crate::halt::set_current(Arc::clone(&shared.control));
+    crate::halt::set_current(Arc::clone(&control.halt));
     let ctx = Context::new(Arc::clone(&shared.control));
     tracing::debug!(thread = control.name, id = control.id.as_u64(), "starting");
 
@@ -120,9 +48,7 @@ fn run<T: BackgroundThread>(
     };
     if let Some(failure) = failure {
         tracing::error!(thread = control.name, id = control.id.as_u64(), %failure, "startup failed");
-        control.set_state(State::Failed);
-        control.gate.close();
-        registry.remove(control.id);
+        end_unstarted(shared, inbox, registry, &failure);
         let _ = started.send(Err((failure, thread)));
         return;
     }
@@ -154,7 +80,7 @@ fn run<T: BackgroundThread>(
         },
     };
     // A failed thread takes no more work; a stopped one has closed already.
-    control.gate.close();
+    control.close_queue();
     control.mark_stopping();
     match outcome {
         Outcome::Stopped => {}
@@ -183,13 +109,12 @@ fn run<T: BackgroundThread>(
         tracing::error!(thread = control.name, id = control.id.as_u64(), %message, "drop panicked");
     }
 
-    while let Some(message) = inbox.next(control) {
-        // Calls still queued are dropped here, which tells their callers `Ended`.
-        if let Message::Task(task) = message {
-            undelivered.push(task);
-        }
-    }
-    finish(shared, registry, outcome, handled, undelivered);
+    collect_undelivered(inbox, &mut undelivered);
+    let ended_as = match outcome {
+        Outcome::Stopped | Outcome::Halted => State::Stopped,
+        _ => State::Failed,
+    };
+    finish(shared, registry, ended_as, outcome, handled, undelivered);
 }
 
 /// How serving ended, when it did not fail.
@@ -204,12 +129,13 @@ enum Served {
 fn serve<T: BackgroundThread>(
     thread: &mut T,
     ctx: &Context,
-    inbox: &Inbox<T>,
+    inbox: &Inbox<Message<T>>,
     control: &Control,
     handled: &mut u64,
     undelivered: &mut Vec<T::Task>,
 ) -> Result<Served, BoxError> {
-    while let Some(message) = inbox.next(control) {
+    // Only the idle path reads the clock: the busy path stays free of it.
+    while let Some(message) = inbox.next(|| control.mark_woken()) {
         if control.halt.is_halted() {
             // Halted between messages: this one goes back with the rest.
             if let Message::Task(task) = message {
@@ -223,27 +149,62 @@ fn serve<T: BackgroundThread>(
                 control.set_handled(*handled);
                 thread.handle(task, ctx)?;
             }
-            Message::Job(job) => job(thread, ctx),
-            Message::Wake => {}
+            Message::Job(job) => (*job).run(thread, ctx),
         }
     }
     Ok(Served::Drained)
+}
+
+/// Receives what is left in the closed queue: the tasks are returned, the calls are
+/// dropped unanswered (which tells their callers the thread ended).
+fn collect_undelivered<T: BackgroundThread>(
+    inbox: &Inbox<Message<T>>,
+    undelivered: &mut Vec<T::Task>,
+) {
+    while let Some(message) = inbox.next(|| ()) {
+        if let Message::Task(task) = message {
+            undelivered.push(task);
+        }
+    }
+}
+
+/// Ends a thread that never ran (its `startup` failed, or no OS thread could be
+/// started): like every other thread it publishes an exit, with every task accepted
+/// meanwhile (through a handle from the registry) returned. `spawn` hands the failure
+/// itself to its caller, so the exit counts as taken.
+pub(crate) fn end_unstarted<T: BackgroundThread>(
+    shared: &Shared<T>,
+    inbox: &Inbox<Message<T>>,
+    registry: &Registry,
+    failure: &SpawnFailure,
+) {
+    let control = &*shared.control;
+    control.close_queue();
+    let mut undelivered = Vec::new();
+    collect_undelivered(inbox, &mut undelivered);
+    let outcome = match failure {
+        SpawnFailure::Halted => Outcome::Halted,
+        failure => Outcome::StartupFailed {
+            message: failure.to_string(),
+        },
+    };
+    control.mark_exit_taken();
+    finish(shared, registry, State::Failed, outcome, 0, undelivered);
 }
 
 /// Leaves the registry, stores the undelivered tasks and publishes the exit.
 fn finish<T: BackgroundThread>(
     shared: &Shared<T>,
     registry: &Registry,
+    ended_as: State,
     outcome: Outcome,
     handled: u64,
     undelivered: Vec<T::Task>,
 ) {
-    let control = &*shared.control;
-    control.set_state(match outcome {
-        Outcome::Stopped | Outcome::Halted => State::Stopped,
-        _ => State::Failed,
-    });
-    registry.remove(control.id);
+    let control = &shared.control;
+    control.set_state(ended_as);
+    let unclean = (!outcome.is_clean() && !control.is_exit_taken()).then(|| Arc::clone(control));
+    registry.remove(control.id, unclean);
     let report = ExitReport {
         name: control.name,
         id: control.id,
@@ -261,25 +222,6 @@ fn finish<T: BackgroundThread>(
         undelivered = report.undelivered,
         "ended"
     );
-    *shared
-        .undelivered
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(undelivered);
+    shared.leave_undelivered(undelivered);
     control.publish_exit(report);
-}
-
-/// The message of a panic payload. The payload is dropped here; should its own `Drop`
-/// panic, it is leaked instead, since a second unwind must not escape the run loop.
-pub(crate) fn panic_message(payload: Box<dyn Any + Send>) -> String {
-    let message = if let Some(message) = payload.downcast_ref::<&'static str>() {
-        (*message).to_owned()
-    } else if let Some(message) = payload.downcast_ref::<String>() {
-        message.clone()
-    } else {
-        "Box<dyn Any>".to_owned()
-    };
-    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
-        std::mem::forget(payload);
-    }
-    message
 }

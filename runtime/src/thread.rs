@@ -2,11 +2,7 @@
 //! user) and [`Declared`] (written by `#[background_thread]`).
 
 use crate::context::Context;
-
-/// A boxed error returned by the fallible lifecycle methods.
-///
-/// Any error type that is `Send + Sync + 'static` converts into it with `?` or `.into()`.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+use crate::error::BoxError;
 
 /// The work a background thread does: set up, handle each task, clean up.
 ///
@@ -14,7 +10,9 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// exactly once except `handle`:
 ///
 /// 1. [`startup`](Self::startup): `spawn` returns only after it finished. If it fails
-///    or panics, `spawn` returns the error and neither `handle` nor `shutdown` runs.
+///    or panics, `spawn` returns the error and neither `handle` nor `shutdown` runs;
+///    tasks sent meanwhile through a handle from the registry are returned to whoever
+///    joins it.
 /// 2. [`handle`](Self::handle) for every task sent to the thread, in the order they were
 ///    sent, until the thread is stopped. Returning an error or panicking ends the thread:
 ///    no further task is handled and the ones still queued are returned to whoever joins.

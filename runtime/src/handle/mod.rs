@@ -1,0 +1,13 @@
+//! Handles to a thread: [`Sender<T>`] (sending only), [`Handle<T>`] (typed, full
+//! control) and [`AnyHandle`] (type-erased, as the registry and the factory give it),
+//! and [`Shared`], what they share with the thread and what the registry stores.
+
+mod any;
+mod sender;
+mod shared;
+mod typed;
+
+pub use any::AnyHandle;
+pub use sender::Sender;
+pub(crate) use shared::{Managed, Message, Shared};
+pub use typed::Handle;

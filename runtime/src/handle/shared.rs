@@ -1,0 +1,150 @@
+//! What the handles of one thread share with it: its [`Control`], its queue of
+//! [`Message`]s, and the slot its undelivered tasks are left in. [`Managed`] is the
+//! type-erased view of it that the registry stores.
+
+use std::any::Any;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crossbeam_channel as channel;
+
+use crate::context::Context;
+use crate::control::Control;
+use crate::info::ThreadInfo;
+use crate::queue::Queue;
+use crate::thread::BackgroundThread;
+
+/// What travels through a thread's queue: a task for `handle`, or a closure of `call`
+/// or `cast`.
+///
+/// The job is boxed twice so that it is a thin pointer: a message is then no larger than
+/// a small task plus a tag (16 bytes for a `u64` instead of 24), which the channel moves
+/// on every send. Jobs are rare next to tasks; the extra allocation is theirs.
+#[allow(clippy::redundant_allocation)]
+pub(crate) enum Message<T: BackgroundThread> {
+    Task(T::Task),
+    Job(Box<Box<dyn Job<T>>>),
+}
+
+/// A closure run on the thread between tasks.
+pub(crate) trait Job<T>: Send {
+    fn run(self: Box<Self>, thread: &mut T, ctx: &Context);
+    /// For handing a refused job's closure back to its sender.
+    fn into_any(self: Box<Self>) -> Box<dyn Any>;
+}
+
+/// The job of a `cast`.
+pub(crate) struct CastJob<F>(pub(crate) F);
+
+impl<T, F> Job<T> for CastJob<F>
+where
+    F: FnOnce(&mut T, &Context) + Send + 'static,
+{
+    fn run(self: Box<Self>, thread: &mut T, ctx: &Context) {
+        (self.0)(thread, ctx);
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+}
+
+/// The job of a `call`: the closure and where its answer goes.
+pub(crate) struct CallJob<F, R> {
+    pub(crate) f: F,
+    pub(crate) reply: channel::Sender<R>,
+}
+
+impl<T, F, R> Job<T> for CallJob<F, R>
+where
+    F: FnOnce(&mut T, &Context) -> R + Send + 'static,
+    R: Send + 'static,
+{
+    fn run(self: Box<Self>, thread: &mut T, ctx: &Context) {
+        // The caller may have given up waiting; the answer is then not needed.
+        let _ = self.reply.send((self.f)(thread, ctx));
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+}
+
+impl<T: BackgroundThread> Message<T> {
+    pub(crate) fn job<J: Job<T> + 'static>(job: J) -> Self {
+        Self::Job(Box::new(Box::new(job)))
+    }
+
+    /// The task of a message that a task push handed back.
+    pub(crate) fn into_task(self) -> T::Task {
+        match self {
+            Self::Task(task) => task,
+            // A push hands back exactly the message it was given.
+            Self::Job(_) => unreachable!("a task push handed back a job"),
+        }
+    }
+
+    /// The job of a message that a push of a `J` handed back.
+    pub(crate) fn into_job<J: 'static>(self) -> J {
+        match self {
+            Self::Job(job) => match (*job).into_any().downcast::<J>() {
+                Ok(job) => *job,
+                Err(_) => unreachable!("a job push handed back another job"),
+            },
+            Self::Task(_) => unreachable!("a job push handed back a task"),
+        }
+    }
+}
+
+/// What the handles of one thread share with it.
+pub(crate) struct Shared<T: BackgroundThread> {
+    pub(crate) control: Arc<Control>,
+    pub(crate) queue: Arc<Queue<Message<T>>>,
+    /// Filled by the thread when it ends, taken by the first typed `join`.
+    undelivered: Mutex<Option<Vec<T::Task>>>,
+}
+
+impl<T: BackgroundThread> Shared<T> {
+    pub(crate) fn new(control: Arc<Control>, queue: Arc<Queue<Message<T>>>) -> Self {
+        Self {
+            control,
+            queue,
+            undelivered: Mutex::new(None),
+        }
+    }
+
+    /// Leaves the undelivered tasks for the first typed `join`.
+    pub(crate) fn leave_undelivered(&self, undelivered: Vec<T::Task>) {
+        *self
+            .undelivered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(undelivered);
+    }
+
+    /// Takes the undelivered tasks; `None` if another join took them.
+    pub(crate) fn take_undelivered(&self) -> Option<Vec<T::Task>> {
+        self.undelivered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+}
+
+/// What the registry holds of a thread, whatever its type.
+pub(crate) trait Managed: Send + Sync + 'static {
+    fn control(&self) -> &Arc<Control>;
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+
+    fn info(&self) -> ThreadInfo {
+        ThreadInfo::of(self.control())
+    }
+}
+
+impl<T: BackgroundThread> Managed for Shared<T> {
+    fn control(&self) -> &Arc<Control> {
+        &self.control
+    }
+
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+}

@@ -1,0 +1,97 @@
+//! [`ThreadInfo`]: a snapshot of one thread, for observers.
+
+use std::time::{Duration, SystemTime};
+
+use crate::control::Control;
+use crate::halt::LastCheckpoint;
+use crate::ids::{State, ThreadId};
+
+/// A snapshot of one thread, as [`Registry::active`] and `Handle::info` give it.
+///
+/// With the `serde` feature it serialises as a flat record, times as numbers:
+/// `started_at` in milliseconds since the Unix epoch, `last_woken` as milliseconds
+/// ago, `last_checkpoint` as `{"file", "line", "ms_ago"}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct ThreadInfo {
+    /// The thread's name (also its OS thread name).
+    pub name: &'static str,
+    /// The thread's id.
+    pub id: ThreadId,
+    /// The Rust type of the thread.
+    pub type_name: &'static str,
+    /// Where it is in its lifecycle.
+    pub state: State,
+    /// How many tasks `handle` was called with.
+    pub handled: u64,
+    /// How many accepted tasks and calls wait in its queue.
+    pub queue_depth: usize,
+    /// When it was spawned.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "serde_impls::unix_millis"))]
+    pub started_at: SystemTime,
+    /// How long ago it last woke from waiting for work (idle → busy), if it ever
+    /// waited. A thread that is never idle keeps the time of its last idle wake-up.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "serde_impls::millis"))]
+    pub last_woken: Option<Duration>,
+    /// Where and how long ago it last passed a checkpoint, if ever.
+    pub last_checkpoint: Option<LastCheckpoint>,
+}
+
+impl ThreadInfo {
+    pub(crate) fn of(control: &Control) -> Self {
+        Self {
+            name: control.name,
+            id: control.id,
+            type_name: control.type_name,
+            state: control.state(),
+            handled: control.handled(),
+            queue_depth: control.queue_depth(),
+            started_at: control.started_at,
+            last_woken: control.last_woken_ago(),
+            last_checkpoint: control.halt.last_checkpoint(),
+        }
+    }
+}
+
+#[cfg(feature = "serde")]
+mod serde_impls {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use serde::ser::SerializeStruct;
+    use serde::{Serialize, Serializer};
+
+    use crate::halt::LastCheckpoint;
+
+    #[allow(clippy::trivially_copy_pass_by_ref)] // serde's `serialize_with` signature
+    pub(super) fn unix_millis<S: Serializer>(at: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        let millis = at
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis();
+        s.serialize_u64(u64::try_from(millis).unwrap_or(u64::MAX))
+    }
+
+    #[allow(clippy::ref_option)] // serde's `serialize_with` signature
+    pub(super) fn millis<S: Serializer>(ago: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        ago.map(micros_as_millis).serialize(s)
+    }
+
+    /// Milliseconds with microsecond precision (`9.715`, not `9.715537999999999`).
+    fn micros_as_millis(duration: Duration) -> f64 {
+        // Exact below 2^52 µs (142 years).
+        #[allow(clippy::cast_precision_loss)]
+        let micros = duration.as_micros() as f64;
+        micros / 1e3
+    }
+
+    impl Serialize for LastCheckpoint {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut record = s.serialize_struct("LastCheckpoint", 3)?;
+            record.serialize_field("file", self.location.file())?;
+            record.serialize_field("line", &self.location.line())?;
+            record.serialize_field("ms_ago", &micros_as_millis(self.ago))?;
+            record.end()
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! How a thread ended ([`Outcome`]) and the report every joiner sees ([`ExitReport`]).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::ids::ThreadId;
+
+/// A shareable error, as kept in an [`Outcome::Failed`].
+pub type SharedError = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+/// How a thread ended.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// It was stopped, handled every task it had accepted and ran `shutdown`.
+    Stopped,
+    /// It was halted: it unwound at a checkpoint (or stopped between tasks), ran
+    /// `shutdown`, and returned the tasks it had not handled.
+    Halted,
+    /// `handle` (or a closure run by `call`/`cast`) panicked. `shutdown` ran.
+    Panicked {
+        /// The panic's message.
+        message: String,
+    },
+    /// `handle` returned an error. `shutdown` ran.
+    Failed(SharedError),
+    /// `startup` returned an error or panicked: `handle` and `shutdown` never ran, and
+    /// the tasks sent meanwhile (through a handle from the registry) were returned.
+    /// `spawn` returned the error itself, with the thread's value.
+    StartupFailed {
+        /// What `startup` returned, or its panic's message.
+        message: String,
+    },
+}
+
+impl Outcome {
+    /// Whether the thread ended the way it was asked to, handling everything it
+    /// accepted.
+    pub fn is_clean(&self) -> bool {
+        matches!(self, Self::Stopped)
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Stopped => f.write_str("stopped"),
+            Self::Halted => f.write_str("halted"),
+            Self::Panicked { message } => write!(f, "panicked: {message}"),
+            Self::Failed(error) => write!(f, "failed: {error}"),
+            Self::StartupFailed { message } => write!(f, "startup failed: {message}"),
+        }
+    }
+}
+
+/// How a thread ended, without its undelivered tasks: what every joiner can see.
+#[derive(Debug, Clone)]
+pub struct ExitReport {
+    pub(crate) name: &'static str,
+    pub(crate) id: ThreadId,
+    pub(crate) outcome: Outcome,
+    pub(crate) handled: u64,
+    pub(crate) undelivered: usize,
+    pub(crate) ran_for: Duration,
+    pub(crate) stop_took: Option<Duration>,
+}
+
+impl ExitReport {
+    /// The thread's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The thread's id.
+    pub fn id(&self) -> ThreadId {
+        self.id
+    }
+
+    /// How the thread ended.
+    pub fn outcome(&self) -> &Outcome {
+        &self.outcome
+    }
+
+    /// How many tasks `handle` was called with (including one that failed or panicked).
+    pub fn handled(&self) -> u64 {
+        self.handled
+    }
+
+    /// How many accepted tasks were not handled and were returned instead (to whoever
+    /// joins, as [`Exit::undelivered`](crate::Exit::undelivered)).
+    pub fn undelivered(&self) -> usize {
+        self.undelivered
+    }
+
+    /// How long the thread ran, from the start of `startup` to the end of `shutdown`.
+    pub fn ran_for(&self) -> Duration {
+        self.ran_for
+    }
+
+    /// How long it took from the first stop (or halt) request to the end of `shutdown`;
+    /// `None` if the thread ended without being asked to.
+    pub fn stop_took(&self) -> Option<Duration> {
+        self.stop_took
+    }
+}
+
+impl fmt::Display for ExitReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "thread `{}` {} after {:.3?}: {} handled, {} returned",
+            self.name, self.outcome, self.ran_for, self.handled, self.undelivered
+        )
+    }
+}

@@ -1,0 +1,225 @@
+//! The escalation ladder: stop, then halt, then exit, driven by signals and timers.
+//!
+//! The ladder's thread never runs user code and never blocks except on its event
+//! channel: a stop or halt is signalled from here (closing the queue, waking the
+//! thread), and the `on_stop` hooks run on helper threads. Threads announce their end
+//! through their exit hooks, so nothing polls and a thread's end is seen at once.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel as channel;
+
+use super::report::ShutdownReport;
+use super::{Cause, Event, ShutdownHandle, StopOrder};
+use crate::control::Control;
+use crate::handle::AnyHandle;
+
+/// How long `wait` lets the `on_stop` hooks still running finish once every thread has
+/// ended (at most; never past the step's deadline). Hooks unblock threads, so once
+/// those have ended a hook that still blocks is left behind.
+const HOOKS_LINGER: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Stopping,
+    Halting,
+}
+
+/// The threads a shutdown stops, in stop order, and which of them have ended.
+struct Targets {
+    handles: Vec<AnyHandle>,
+    ended: Vec<bool>,
+    remaining: usize,
+    /// The next target to ask to stop (one by one).
+    next: usize,
+    /// Runs the `on_stop` hooks of the threads asked to stop, one after another.
+    hooks: Option<HookRunner>,
+    /// Run the pending hooks of the threads halted.
+    halt_hooks: Vec<HookRunner>,
+}
+
+impl Targets {
+    fn new(handles: Vec<AnyHandle>) -> Self {
+        Self {
+            ended: vec![false; handles.len()],
+            remaining: handles.len(),
+            next: 0,
+            handles,
+            hooks: HookRunner::start("threadward-stop-hooks"),
+            halt_hooks: Vec::new(),
+        }
+    }
+
+    fn mark_ended(&mut self, index: usize) {
+        if !std::mem::replace(&mut self.ended[index], true) {
+            self.remaining -= 1;
+        }
+    }
+
+    /// Asks the next targets that have not ended to stop: one, or all of them.
+    fn stop_next(&mut self, order: StopOrder) {
+        while let Some(handle) = self.handles.get(self.next) {
+            let index = self.next;
+            self.next += 1;
+            if self.ended[index] {
+                continue;
+            }
+            let control = handle.control();
+            control.signal_stop();
+            if let Some(hooks) = &self.hooks {
+                hooks.run(control);
+            }
+            if order == StopOrder::OneByOne {
+                return;
+            }
+        }
+    }
+
+    /// Whether the target asked to stop last (one by one) is the one at `index`.
+    fn is_current(&self, index: usize) -> bool {
+        self.next == index + 1
+    }
+
+    /// Halts every target still running; their pending hooks run on threads of their
+    /// own, so that one blocking hook cannot keep another thread's from running.
+    fn halt_all(&mut self) {
+        self.next = self.handles.len();
+        for (handle, _) in self
+            .handles
+            .iter()
+            .zip(&self.ended)
+            .filter(|(_, &ended)| !ended)
+        {
+            let control = handle.control();
+            control.signal_halt();
+            if control.has_stop_hooks() {
+                if let Some(hooks) = HookRunner::start("threadward-halt-hooks") {
+                    hooks.run(control);
+                    self.halt_hooks.push(hooks);
+                }
+            }
+        }
+    }
+
+    /// Lets the hooks that are running finish, until `deadline`.
+    fn finish_hooks(self, deadline: Instant) {
+        for hooks in self.hooks.into_iter().chain(self.halt_hooks) {
+            if !hooks.finish(deadline) {
+                tracing::warn!("shutdown: an on_stop hook is still running; not waiting for it");
+            }
+        }
+    }
+}
+
+/// A helper thread that runs the `on_stop` hooks of the threads it is given, one after
+/// another.
+struct HookRunner {
+    controls: channel::Sender<Arc<Control>>,
+    /// Disconnected once the thread has run every hook it was given.
+    done: channel::Receiver<()>,
+}
+
+impl HookRunner {
+    /// `None` if no thread could be started: the stops are signalled all the same, only
+    /// the hooks do not run.
+    fn start(name: &str) -> Option<Self> {
+        let (controls, rx) = channel::unbounded::<Arc<Control>>();
+        let (done_tx, done) = channel::bounded::<()>(0);
+        let started = std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || {
+                let _done = done_tx;
+                for control in rx {
+                    control.run_stop_hooks();
+                }
+            });
+        match started {
+            Ok(_) => Some(Self { controls, done }),
+            Err(error) => {
+                tracing::error!(%error, "could not start a thread for the on_stop hooks");
+                None
+            }
+        }
+    }
+
+    fn run(&self, control: &Arc<Control>) {
+        let _ = self.controls.send(Arc::clone(control));
+    }
+
+    /// Waits until every hook given has run, or `deadline`; says whether they ran.
+    fn finish(self, deadline: Instant) -> bool {
+        drop(self.controls);
+        matches!(
+            self.done.recv_deadline(deadline),
+            Err(channel::RecvTimeoutError::Disconnected)
+        )
+    }
+}
+
+impl ShutdownHandle {
+    /// Blocks until the shutdown starts, runs the ladder and returns the report — or,
+    /// at the last step, prints the report to stderr and exits the process with
+    /// [`ShutdownReport::exit_code`].
+    ///
+    /// When it returns, every thread of the registry has ended, and the signals the
+    /// shutdown listened to take their default action again.
+    pub fn wait(self) -> ShutdownReport {
+        let cause = match self.events.recv() {
+            Ok(Event::Signal(signal)) => Cause::Signal(signal),
+            _ => Cause::Triggered,
+        };
+        let started = Instant::now();
+        tracing::info!(%cause, "shutdown started");
+        let registry = &self.config.registry;
+        // Threads that failed before and that nobody joined belong in the report too.
+        let earlier = registry.unjoined_exits();
+        let mut targets = Targets::new(registry.begin_shutdown());
+        for (index, handle) in targets.handles.iter().enumerate() {
+            let events = self.events_tx.clone();
+            handle.control().on_exit(Box::new(move |_| {
+                let _ = events.send(Event::Ended(index));
+            }));
+        }
+        targets.stop_next(self.config.order);
+
+        let mut step = Step::Stopping;
+        let mut last_signal = match cause {
+            Cause::Signal(signal) => Some(signal),
+            Cause::Triggered => None,
+        };
+        let mut deadline = Instant::now() + self.config.grace;
+        while targets.remaining > 0 {
+            match self.events.recv_deadline(deadline) {
+                Ok(Event::Ended(index)) => {
+                    targets.mark_ended(index);
+                    if step == Step::Stopping && targets.is_current(index) {
+                        targets.stop_next(self.config.order);
+                    }
+                    continue;
+                }
+                Ok(Event::Signal(signal)) => last_signal = Some(signal),
+                Ok(Event::Trigger) | Err(_) => {}
+            }
+            match step {
+                Step::Stopping => {
+                    tracing::warn!("shutdown: halting the threads still running");
+                    targets.halt_all();
+                    step = Step::Halting;
+                    deadline = Instant::now() + self.config.halt_grace;
+                }
+                Step::Halting => {
+                    let report =
+                        ShutdownReport::new(cause, last_signal, started, &targets.handles, earlier);
+                    eprintln!("{report}");
+                    std::process::exit(report.exit_code());
+                }
+            }
+        }
+        let report = ShutdownReport::new(cause, last_signal, started, &targets.handles, earlier);
+        targets.finish_hooks(deadline.min(Instant::now() + HOOKS_LINGER));
+        // The shutdown is over: a signal now ends the process.
+        self.installed.end();
+        report
+    }
+}

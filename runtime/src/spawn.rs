@@ -1,0 +1,87 @@
+//! Spawning: a thread's queue, shared state and registry entry are made, its OS thread
+//! started, and `spawn` returns once `startup` has finished.
+
+use std::panic;
+use std::sync::Arc;
+
+use crossbeam_channel as channel;
+
+use crate::control::Control;
+use crate::error::{SpawnError, SpawnFailure};
+use crate::handle::{Handle, Managed, Message, Shared};
+use crate::queue::{Closable, Queue};
+use crate::registry::Registry;
+use crate::run_loop::{end_unstarted, run, Started};
+use crate::thread::BackgroundThread;
+
+/// Spawns `thread` into `registry` and returns once its `startup` has finished.
+pub(crate) fn spawn_in<T: BackgroundThread>(
+    thread: T,
+    registry: &Registry,
+) -> Result<Handle<T>, SpawnError<T>> {
+    let fail = |failure, thread| {
+        Err(SpawnError {
+            name: T::NAME,
+            failure,
+            thread,
+        })
+    };
+    let (queue, inbox) = Queue::<Message<T>>::new(T::CAPACITY);
+    let closable: Arc<dyn Closable> = Arc::clone(&queue) as Arc<dyn Closable>;
+    let control = Arc::new(Control::new(T::NAME, std::any::type_name::<T>(), closable));
+    let shared = Arc::new(Shared::new(Arc::clone(&control), queue));
+    if let Err(failure) = registry.insert(Arc::clone(&shared) as Arc<dyn Managed>) {
+        return fail(failure, thread);
+    }
+
+    // The value and the inbox are handed over only once the OS thread exists, so that a
+    // failure to create one can hand the value back and return what was sent meanwhile.
+    let (handoff_tx, handoff_rx) = channel::bounded::<(T, _)>(1);
+    let (started_tx, started_rx) = channel::bounded::<Started<T>>(1);
+    let run_shared = Arc::clone(&shared);
+    let run_registry = registry.clone();
+    let os_thread = std::thread::Builder::new()
+        .name(T::NAME.to_owned())
+        .spawn(move || {
+            if let Ok((thread, inbox)) = handoff_rx.recv() {
+                run(thread, &run_shared, &inbox, &run_registry, &started_tx);
+            }
+        });
+    let os_thread = match os_thread {
+        Ok(os_thread) => os_thread,
+        Err(error) => {
+            let failure = SpawnFailure::Os(error);
+            end_unstarted(&shared, &inbox, registry, &failure);
+            return fail(failure, thread);
+        }
+    };
+    if let Err(channel::SendError((thread, inbox))) = handoff_tx.send((thread, inbox)) {
+        let _ = os_thread.join();
+        let error = std::io::Error::other("the new thread ended before it was started");
+        let failure = SpawnFailure::Os(error);
+        end_unstarted(&shared, &inbox, registry, &failure);
+        return fail(failure, thread);
+    }
+    match started_rx.recv() {
+        Ok(Ok(())) => {
+            control.set_join_handle(os_thread);
+            Ok(Handle::new(shared))
+        }
+        Ok(Err((failure, thread))) => {
+            let _ = os_thread.join();
+            fail(failure, thread)
+        }
+        // `run` answers on every path it returns from; a thread that ended without
+        // answering unwound past it, so its panic is handed on to the caller.
+        Err(channel::RecvError) => {
+            registry.remove(control.id, None);
+            match os_thread.join() {
+                Err(payload) => panic::resume_unwind(payload),
+                Ok(()) => panic::resume_unwind(Box::new(format!(
+                    "threadward: thread `{}` ended without reporting its startup",
+                    T::NAME
+                ))),
+            }
+        }
+    }
+}
