@@ -6,7 +6,7 @@ use crate::control::Control;
 use crate::halt::LastCheckpoint;
 use crate::ids::{State, ThreadId};
 
-/// A snapshot of one thread, as [`Registry::active`] and `Handle::info` give it.
+/// A snapshot of one thread, as [`Registry::active`](crate::Registry::active) and `Handle::info` give it.
 ///
 /// With the `serde` feature it serialises as a flat record, times as numbers:
 /// `started_at` in milliseconds since the Unix epoch, `last_woken` as milliseconds

@@ -158,3 +158,16 @@ impl fmt::Debug for AnyHandle {
             .finish()
     }
 }
+
+impl<T: BackgroundThread> From<Handle<T>> for AnyHandle {
+    fn from(handle: Handle<T>) -> Self {
+        AnyHandle::new(handle.sender.shared)
+    }
+}
+
+impl<T: BackgroundThread> Handle<T> {
+    /// A type-erased handle to the same thread.
+    pub fn to_any(&self) -> AnyHandle {
+        AnyHandle::new(Arc::clone(&self.sender.shared) as Arc<dyn Managed>)
+    }
+}

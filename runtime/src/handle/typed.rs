@@ -7,9 +7,8 @@ use std::time::Duration;
 
 use crossbeam_channel as channel;
 
-use super::any::AnyHandle;
 use super::sender::Sender;
-use super::shared::{CallJob, CastJob, Managed, Message, Shared};
+use super::shared::{CallJob, CastJob, Message, Shared};
 use crate::context::Context;
 use crate::control::Control;
 use crate::error::{
@@ -59,7 +58,7 @@ use crate::thread::BackgroundThread;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Handle<T: BackgroundThread> {
-    sender: Sender<T>,
+    pub(super) sender: Sender<T>,
 }
 
 impl<T: BackgroundThread> Handle<T> {
@@ -305,11 +304,6 @@ impl<T: BackgroundThread> Handle<T> {
     pub fn info(&self) -> ThreadInfo {
         ThreadInfo::of(self.control())
     }
-
-    /// A type-erased handle to the same thread.
-    pub fn to_any(&self) -> AnyHandle {
-        AnyHandle::new(Arc::clone(&self.sender.shared) as Arc<dyn Managed>)
-    }
 }
 
 impl<T: BackgroundThread> Clone for Handle<T> {
@@ -327,11 +321,5 @@ impl<T: BackgroundThread> fmt::Debug for Handle<T> {
             .field("id", &self.id())
             .field("state", &self.state())
             .finish()
-    }
-}
-
-impl<T: BackgroundThread> From<Handle<T>> for AnyHandle {
-    fn from(handle: Handle<T>) -> Self {
-        AnyHandle::new(handle.sender.shared)
     }
 }
