@@ -7,8 +7,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use threadward::{
-    background_thread, BackgroundThread, BoxError, CallError, Context, Outcome, Registry,
-    SpawnFailure, State,
+    background_thread, BackgroundThread, BoxError, CallError, Context, Handle, Outcome, Registry,
+    SpawnError, SpawnFailure, State,
 };
 
 const BOUND: Duration = Duration::from_secs(10);
@@ -34,20 +34,28 @@ impl BackgroundThread for SlowFailer {
     }
 }
 
-#[test]
-fn a_handle_from_the_registry_sees_a_failed_startup_end_and_gets_its_tasks_back() {
-    let registry = Registry::new();
+/// A spawn running on a thread of its own.
+type Spawning = std::thread::JoinHandle<Result<Handle<SlowFailer>, SpawnError<SlowFailer>>>;
+
+/// Spawns a `SlowFailer` into `registry` from a thread of its own and returns once its
+/// `startup` began: the spawn's result, and the sender of the verdict.
+fn start_slowly(registry: &Registry) -> (Spawning, mpsc::Sender<bool>) {
     let (entered_tx, entered) = mpsc::channel();
     let (verdict, verdict_rx) = mpsc::channel();
     let failer = SlowFailer {
         entered: entered_tx,
         verdict: verdict_rx,
     };
-    let spawner = {
-        let registry = registry.clone();
-        std::thread::spawn(move || failer.spawn_in(&registry).map(drop))
-    };
+    let registry = registry.clone();
+    let spawner = std::thread::spawn(move || failer.spawn_in(&registry));
     entered.recv_timeout(BOUND).expect("startup began");
+    (spawner, verdict)
+}
+
+#[test]
+fn a_handle_from_the_registry_sees_a_failed_startup_end_and_gets_its_tasks_back() {
+    let registry = Registry::new();
+    let (spawner, verdict) = start_slowly(&registry);
 
     let handle = registry
         .find("slow-failer")
@@ -101,45 +109,25 @@ fn a_handle_from_the_registry_sees_a_failed_startup_end_and_gets_its_tasks_back(
 #[test]
 fn a_type_erased_join_returns_at_once_too() {
     let registry = Registry::new();
-    let (entered_tx, entered) = mpsc::channel();
-    let (verdict, verdict_rx) = mpsc::channel();
-    let failer = SlowFailer {
-        entered: entered_tx,
-        verdict: verdict_rx,
-    };
-    let spawner = {
-        let registry = registry.clone();
-        std::thread::spawn(move || failer.spawn_in(&registry).is_err())
-    };
-    entered.recv_timeout(BOUND).expect("startup began");
+    let (spawner, verdict) = start_slowly(&registry);
     let any = registry.find("slow-failer").expect("in the registry");
     verdict.send(false).unwrap();
     let report = any.join_timeout(BOUND).expect("join returns");
     assert!(matches!(report.outcome(), Outcome::StartupFailed { .. }));
-    assert!(spawner.join().unwrap(), "spawn failed");
+    assert!(spawner.join().unwrap().is_err(), "spawn failed");
 }
 
 #[test]
 fn a_startup_that_succeeds_keeps_the_tasks_sent_meanwhile() {
     let registry = Registry::new();
-    let (entered_tx, entered) = mpsc::channel();
-    let (verdict, verdict_rx) = mpsc::channel();
-    let failer = SlowFailer {
-        entered: entered_tx,
-        verdict: verdict_rx,
-    };
-    let spawner = {
-        let registry = registry.clone();
-        std::thread::spawn(move || failer.spawn_in(&registry).map_err(drop))
-    };
-    entered.recv_timeout(BOUND).expect("startup began");
+    let (spawner, verdict) = start_slowly(&registry);
     let early = registry
         .find("slow-failer")
         .and_then(|any| any.downcast::<SlowFailer>().ok())
         .expect("a SlowFailer");
     early.send(1).unwrap();
     verdict.send(true).unwrap();
-    let handle = spawner.join().unwrap().expect("started");
+    let handle = spawner.join().unwrap().map_err(drop).expect("started");
     handle.stop();
     let exit = handle.join_timeout(BOUND).expect("ends");
     assert!(exit.outcome().is_clean());

@@ -214,9 +214,11 @@ impl Context {
     }
 
     /// Registers `hook` to run once, when a stop or halt is first requested, on the
-    /// thread that requests it (or at once, here, if one was already requested). It is
+    /// thread that requests it (or at once, here, if one was already requested; a
+    /// [`Shutdown`](crate::Shutdown) runs them on a helper thread of its own). It is
     /// how a thread parked in blocking I/O is woken: close the socket, connect to the
-    /// listener, cancel the request.
+    /// listener, cancel the request. The thread is woken from waiting for work before
+    /// the hooks run, so a hook that blocks does not keep it from ending.
     ///
     /// # Examples
     ///

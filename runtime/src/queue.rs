@@ -31,6 +31,12 @@ enum Slot<M> {
     Wake,
 }
 
+/// The size of the slot an item of type `M` travels in.
+#[cfg(test)]
+pub(crate) fn slot_size<M>() -> usize {
+    std::mem::size_of::<Slot<M>>()
+}
+
 const CLOSED: usize = 1 << (usize::BITS - 1);
 
 /// The sender-side gate: a `closed` bit and the number of items admitted.
