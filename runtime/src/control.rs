@@ -106,8 +106,11 @@ impl Control {
 
     /// Marks the thread as stopping if it is starting or running.
     pub(crate) fn mark_stopping(&self) {
-        let _ = self.transition(State::Running, State::Stopping)
-            || self.transition(State::Starting, State::Stopping);
+        // `Starting` first: states only move forward, so if the thread left `Starting`
+        // meanwhile, the second try sees where it went. (The other order can miss a
+        // `Starting → Running` that falls between the two tries; loom found it.)
+        let _ = self.transition(State::Starting, State::Stopping)
+            || self.transition(State::Running, State::Stopping);
     }
 
     /// Whether the queue no longer accepts tasks (a stop or halt was requested, or the

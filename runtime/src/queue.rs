@@ -32,7 +32,7 @@ enum Slot<M> {
 }
 
 /// The size of the slot an item of type `M` travels in.
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 pub(crate) fn slot_size<M>() -> usize {
     std::mem::size_of::<Slot<M>>()
 }

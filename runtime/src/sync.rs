@@ -29,6 +29,8 @@ pub(crate) fn yield_now() {
 /// A loom-visible stand-in for the crossbeam channel (which loom cannot see into), with
 /// the same surface: enough to model-check the gate around it.
 #[cfg(loom)]
+#[allow(clippy::unwrap_used)] // a poisoned lock in a model is a failed model
+#[allow(clippy::unnecessary_wraps)] // the same signatures as crossbeam's
 pub(crate) mod channel {
     use std::collections::VecDeque;
     use std::sync::Arc;
