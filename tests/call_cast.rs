@@ -5,7 +5,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use threadward::{
-    background_thread, BackgroundThread, BoxError, CallError, Context, Handle, Registry,
+    background_thread, BackgroundThread, BoxError, CallError, Context, Handle, Registry, State,
 };
 
 const BOUND: Duration = Duration::from_secs(10);
@@ -112,8 +112,11 @@ fn call_and_cast_on_a_stopped_thread_hand_the_closure_back() {
     finish(&ledger);
     let marker = String::from("kept");
     let err = ledger.call(move |_, _| marker.len()).unwrap_err();
-    assert!(matches!(err, CallError::Closed(_)));
-    assert_eq!(err.to_string(), "calling a stopped background thread");
+    assert!(matches!(err, CallError::Closed(_, State::Stopped)));
+    assert_eq!(
+        err.to_string(),
+        "calling a background thread that has stopped"
+    );
     let f = err.into_inner().expect("the closure is handed back");
     assert_eq!(f(&mut Ledger::default(), &dummy_context()), 4);
 

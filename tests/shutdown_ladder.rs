@@ -1,41 +1,19 @@
 //! The shutdown ladder in process, without signals (a shutdown is process-wide, so these
 //! tests take turns): it refuses threads spawned once it began, reports a thread whose
-//! startup failed meanwhile, is not held up by an `on_stop` hook that blocks, stops
-//! threads one after another (or all at once when asked), and reports the failures that
-//! nobody joined.
+//! startup failed meanwhile, stops threads one after another (or all at once when
+//! asked), and reports the failures that nobody joined.
 
-use std::sync::{mpsc, Arc, Mutex, MutexGuard, PoisonError};
+mod support;
+
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use threadward::{
     background_thread, BackgroundThread, BoxError, Context, CreateError, Handle, Outcome, Registry,
-    Shutdown, ShutdownReport, SpawnFailure, State, StopOrder,
+    ShutdownReport, SpawnFailure, State, StopOrder,
 };
 
-const BOUND: Duration = Duration::from_secs(10);
-
-/// One shutdown at a time in this process.
-fn take_turn() -> MutexGuard<'static, ()> {
-    static TURN: Mutex<()> = Mutex::new(());
-    TURN.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Triggers a shutdown of `registry` and runs its ladder on a thread of its own.
-fn shut_down(registry: &Registry, shutdown: Shutdown) -> mpsc::Receiver<ShutdownReport> {
-    let handle = shutdown.registry(registry).install().expect("installed");
-    handle.trigger();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(handle.wait());
-    });
-    rx
-}
-
-fn patient() -> Shutdown {
-    Shutdown::without_signals()
-        .grace(Duration::from_secs(100))
-        .halt_grace(Duration::from_secs(100))
-}
+use support::ladder::{patient, shut_down, take_turn, BOUND};
 
 type Log = Arc<Mutex<Vec<String>>>;
 
@@ -191,56 +169,6 @@ fn a_shutdown_during_a_failing_startup_reports_the_failure_and_ends() {
     assert_eq!(report.exit_code(), 1, "a failed startup is not clean");
 }
 
-/// Loops through checkpoints for ever (only a halt ends it); its `on_stop` hook blocks
-/// until released.
-#[background_thread(name = "hooked")]
-struct Hooked {
-    hook_release: Arc<Mutex<mpsc::Receiver<()>>>,
-}
-
-impl BackgroundThread for Hooked {
-    type Task = ();
-    fn startup(&mut self, ctx: &Context) -> Result<(), BoxError> {
-        let release = Arc::clone(&self.hook_release);
-        ctx.on_stop(move || {
-            let _ = release.lock().unwrap().recv_timeout(BOUND * 6);
-        });
-        Ok(())
-    }
-    fn handle(&mut self, (): (), ctx: &Context) -> Result<(), BoxError> {
-        loop {
-            ctx.checkpoint();
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-}
-
-#[test]
-fn a_blocking_on_stop_hook_does_not_hold_up_the_timers() {
-    let _turn = take_turn();
-    let registry = Registry::new();
-    let (hook_release, rx) = mpsc::channel();
-    let hooked = Hooked {
-        hook_release: Arc::new(Mutex::new(rx)),
-    }
-    .spawn_in(&registry)
-    .unwrap();
-    hooked.send(()).unwrap();
-    let shutdown = Shutdown::without_signals()
-        .grace(Duration::from_millis(100))
-        .halt_grace(Duration::from_secs(100));
-    let reports = shut_down(&registry, shutdown);
-    // The hook blocks for a minute; the grace of 100 ms still halts the thread.
-    let report = reports
-        .recv_timeout(BOUND)
-        .expect("the ladder halts on time");
-    assert!(
-        matches!(report.threads()[0].outcome(), Outcome::Halted),
-        "{report}"
-    );
-    drop(hook_release);
-}
-
 /// Feeds the consumer: in `shutdown`, a little later, its last words.
 #[background_thread(name = "producer")]
 struct Producer {
@@ -382,16 +310,16 @@ fn a_failure_nobody_joined_is_reported_and_fails_the_exit_code() {
         .recv_timeout(BOUND)
         .expect("the shutdown ends");
     assert_eq!(report.threads().len(), 1, "{report}");
-    assert_eq!(report.failed_earlier().len(), 1, "{report}");
+    assert_eq!(report.unjoined_earlier().len(), 1, "{report}");
     assert_eq!(
-        report.failed_earlier()[0].outcome().to_string(),
+        report.unjoined_earlier()[0].outcome().to_string(),
         "failed: disk full"
     );
     assert_eq!(report.exit_code(), 1);
     let text = report.to_string();
-    assert!(text.contains("1 failed earlier"), "{text}");
+    assert!(text.contains("1 unjoined earlier"), "{text}");
     assert!(
-        text.contains("failed before the shutdown, not joined:"),
+        text.contains("ended unclean before the shutdown, not joined:"),
         "{text}"
     );
 }
@@ -407,6 +335,6 @@ fn a_failure_somebody_joined_is_not_reported_again() {
     let report = shut_down(&registry, patient())
         .recv_timeout(BOUND)
         .expect("the shutdown ends");
-    assert!(report.failed_earlier().is_empty());
+    assert!(report.unjoined_earlier().is_empty());
     assert_eq!(report.exit_code(), 0, "{report}");
 }

@@ -98,6 +98,19 @@ fn after_wait_returns_a_sigint_ends_the_process() {
 }
 
 #[test]
+fn a_later_shutdown_on_other_signals_keeps_sigint_ending_the_process() {
+    let mut child = Scenario::start("scenario_default_after_another");
+    child.wait_for("cleaning up");
+    child.signal("INT");
+    let (status, stderr) = child.exit_within(Duration::from_secs(10));
+    assert_eq!(
+        status.signal(),
+        Some(2),
+        "killed by SIGINT: {status:?}; {stderr}"
+    );
+}
+
+#[test]
 fn after_the_handle_is_dropped_a_sigterm_ends_the_process() {
     let mut child = Scenario::start("scenario_default_after_drop");
     child.wait_for("dropped");
@@ -280,6 +293,30 @@ fn scenario_default_after_drop() {
     let shutdown = Shutdown::on_signals().install().unwrap();
     drop(shutdown);
     println!("dropped");
+    std::thread::sleep(WATCHDOG);
+    std::process::exit(99);
+}
+
+#[test]
+fn scenario_default_after_another() {
+    if !scenario("scenario_default_after_another") {
+        return;
+    }
+    let registry = threadward::Registry::new();
+    let shutdown = Shutdown::on_signals()
+        .registry(&registry)
+        .install()
+        .unwrap();
+    shutdown.trigger();
+    shutdown.wait();
+    // A second shutdown, on SIGHUP only: SIGINT keeps its default action.
+    let later = Shutdown::without_signals()
+        .signal(threadward::signal::SIGHUP)
+        .registry(&registry)
+        .install()
+        .unwrap();
+    drop(later);
+    println!("cleaning up");
     std::thread::sleep(WATCHDOG);
     std::process::exit(99);
 }

@@ -70,6 +70,14 @@ fn a_handle_from_the_registry_sees_a_failed_startup_end_and_gets_its_tasks_back(
     std::thread::spawn(move || {
         let _ = call_tx.send(caller.call(|_, _| 7).map_err(|e| e.to_string()));
     });
+    // Fail only once the call waits in the queue behind the three tasks.
+    for _ in 0..10_000 {
+        if handle.info().queue_depth == 4 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(handle.info().queue_depth, 4, "the call was queued");
 
     verdict.send(false).unwrap();
     let err = spawner.join().unwrap().unwrap_err();
@@ -77,10 +85,11 @@ fn a_handle_from_the_registry_sees_a_failed_startup_end_and_gets_its_tasks_back(
 
     let exit = handle.join_timeout(BOUND).expect("join returns at once");
     assert!(
-        matches!(exit.outcome(), Outcome::StartupFailed { message } if message.contains("config missing")),
+        matches!(exit.outcome(), Outcome::StartupFailed { .. }),
         "{:?}",
         exit.outcome()
     );
+    assert_eq!(exit.outcome().to_string(), "startup failed: config missing");
     assert_eq!(exit.handled(), 0);
     assert_eq!(
         exit.undelivered(),

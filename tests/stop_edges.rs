@@ -1,7 +1,8 @@
 //! A stop is never waited on for ever: a `Context` cloned to another thread stops an
 //! idle thread, the wake-up comes before the `on_stop` hooks run (so a hook that blocks
-//! does not keep the thread from ending), and a cast from a thread to its own full
-//! queue is refused instead of waiting on itself.
+//! does not keep the thread from ending, nor `stop_all` from asking the others), a cast
+//! from a thread to its own full queue is refused instead of waiting on itself, and a
+//! thread whose ending panics still publishes its exit.
 
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
@@ -161,4 +162,133 @@ fn a_cast_to_its_own_full_queue_is_refused_not_a_deadlock() {
     let exit = caster.join_timeout(BOUND).expect("ends");
     assert!(exit.outcome().is_clean());
     assert_eq!(caster.state(), State::Stopped);
+}
+
+#[test]
+fn stop_all_asks_every_thread_before_running_a_hook_that_blocks() {
+    let registry = Registry::new();
+    let (contexts, _rx) = mpsc::channel();
+    let idler = Idler { contexts }.spawn_in(&registry).unwrap();
+    let (release, rx) = mpsc::channel();
+    let _blocker = SlowHook {
+        release: Arc::new(Mutex::new(rx)),
+    }
+    .spawn_in(&registry)
+    .unwrap();
+    // The newest thread's hook blocks for a minute; the older one is asked all the same.
+    let stopping = {
+        let registry = registry.clone();
+        std::thread::spawn(move || registry.stop_all())
+    };
+    let exit = idler
+        .join_timeout(BOUND)
+        .expect("asked although a hook blocks");
+    assert!(exit.outcome().is_clean());
+    release.send(()).unwrap();
+    stopping.join().unwrap();
+}
+
+/// Panics when dropped: the capture of a call still queued when its thread ends.
+struct PanicOnDrop;
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        panic!("a capture that panics on drop");
+    }
+}
+
+/// Fails on its first task.
+#[background_thread(name = "fails-once")]
+struct FailsOnce {
+    hook_capture: Arc<()>,
+}
+
+impl BackgroundThread for FailsOnce {
+    type Task = mpsc::Receiver<()>;
+    fn startup(&mut self, ctx: &Context) -> Result<(), BoxError> {
+        let capture = Arc::clone(&self.hook_capture);
+        ctx.on_stop(move || drop(capture));
+        Ok(())
+    }
+    fn handle(&mut self, go: mpsc::Receiver<()>, _ctx: &Context) -> Result<(), BoxError> {
+        let _ = go.recv_timeout(BOUND);
+        Err("broken".into())
+    }
+}
+
+#[test]
+fn a_thread_whose_ending_panics_still_publishes_its_exit() {
+    let registry = Registry::new();
+    let thread = FailsOnce {
+        hook_capture: Arc::new(()),
+    }
+    .spawn_in(&registry)
+    .unwrap();
+    let (go, rx) = mpsc::channel();
+    thread.send(rx).unwrap();
+    for _ in 0..10_000 {
+        if thread.info().handled == 1 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(thread.info().handled, 1, "the thread is in its first task");
+    let bomb = PanicOnDrop;
+    let caller = thread.clone();
+    let call = std::thread::spawn(move || {
+        let result = caller.call(move |_, _| drop(bomb));
+        result.is_err()
+    });
+    for _ in 0..10_000 {
+        if thread.info().queue_depth == 1 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(
+        thread.info().queue_depth,
+        1,
+        "the call waits behind the task"
+    );
+    go.send(()).unwrap();
+    let exit = thread.join_timeout(BOUND).expect("the exit is published");
+    assert!(
+        matches!(exit.outcome(), Outcome::Panicked { message } if message.contains("panics on drop")),
+        "{:?}",
+        exit.outcome()
+    );
+    assert!(
+        call.join().unwrap(),
+        "the call learns that the thread ended"
+    );
+    assert!(registry.is_empty());
+}
+
+#[test]
+fn a_remembered_exit_keeps_nothing_of_the_thread_alive() {
+    let registry = Registry::new();
+    let capture = Arc::new(());
+    let thread = FailsOnce {
+        hook_capture: Arc::clone(&capture),
+    }
+    .spawn_in(&registry)
+    .unwrap();
+    let (go, rx) = mpsc::channel();
+    thread.send(rx).unwrap();
+    go.send(()).unwrap();
+    for _ in 0..10_000 {
+        if !thread.is_alive() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(thread.state(), State::Failed);
+    // Once the state says it ended, the registry remembers the exit nobody joined.
+    assert_eq!(registry.unjoined_exits().len(), 1);
+    assert_eq!(Arc::strong_count(&capture), 2, "the handle holds the hook");
+    drop(thread);
+    // The registry keeps only the report: the hook (and the queue, and whatever else
+    // the thread held) goes with the last handle.
+    assert_eq!(Arc::strong_count(&capture), 1);
+    assert_eq!(registry.unjoined_exits().len(), 1);
 }

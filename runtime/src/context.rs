@@ -65,9 +65,9 @@ impl Context {
         self.control.state()
     }
 
-    /// Whether a stop was requested: the queue no longer accepts tasks, and the thread
-    /// ends once it has handled the ones it accepted. Long-running `handle` calls can
-    /// check it to finish early.
+    /// Whether the queue no longer accepts tasks: a stop or halt was requested (the
+    /// thread ends once it has handled the tasks it accepted), or the thread is ending
+    /// after a failure. Long-running `handle` calls can check it to finish early.
     pub fn is_stopping(&self) -> bool {
         self.control.is_closed()
     }

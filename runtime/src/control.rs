@@ -14,7 +14,7 @@ use crate::outcome::ExitReport;
 use crate::panics::panic_message;
 use crate::queue::Closable;
 use crate::stamp::Stamp;
-use crate::sync::{AtomicBool, AtomicU64, AtomicU8, Mutex, Ordering};
+use crate::sync::{AtomicU64, AtomicU8, Mutex, Ordering};
 
 /// Runs once when a stop or halt is first requested.
 pub(crate) type StopHook = Box<dyn FnOnce() + Send>;
@@ -49,8 +49,9 @@ pub(crate) struct Control {
     join_handle: StdMutex<Option<std::thread::JoinHandle<()>>>,
     exit: StdMutex<Exit>,
     exited: Condvar,
-    /// Whether somebody was handed the exit (a join, or `spawn`'s error).
-    exit_taken: AtomicBool,
+    /// Whether somebody was handed the exit (a join, or `spawn`'s error); shared with
+    /// the registry, which remembers unclean exits until they are taken.
+    exit_taken: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The exit slot: the report once published; until then, who wants to know.
@@ -85,7 +86,7 @@ impl Control {
             join_handle: StdMutex::new(None),
             exit: StdMutex::new(Exit::default()),
             exited: Condvar::new(),
-            exit_taken: AtomicBool::new(false),
+            exit_taken: Arc::default(),
         }
     }
 
@@ -133,8 +134,9 @@ impl Control {
     /// and cuts interruptible waits short. Never blocks and runs no user code: the
     /// hooks are [`run_stop_hooks`](Self::run_stop_hooks)'s business.
     pub(crate) fn signal_stop(&self) {
-        self.queue.close();
+        // Stamped first: the thread may end as soon as the queue is closed.
         let _ = self.stop_requested.set(Instant::now());
+        self.queue.close();
         self.mark_stopping();
         let _ = self.interrupt.0.try_send(());
     }
@@ -240,16 +242,19 @@ impl Control {
             .unwrap_or_else(PoisonError::into_inner) = Some(handle);
     }
 
+    /// Takes the OS thread's handle, if no joiner took it.
+    pub(crate) fn take_join_handle(&self) -> Option<std::thread::JoinHandle<()>> {
+        self.join_handle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
     /// Waits for the OS thread to exit, once its exit was published: only thread-local
     /// destructors are left to run by then. A concurrent joiner that finds the handle
     /// taken returns at once.
     fn join_os_thread(&self) {
-        let handle = self
-            .join_handle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(handle) = handle {
+        if let Some(handle) = self.take_join_handle() {
             // The run loop catches every panic, so the OS thread's result carries none
             // worth handing on.
             let _ = handle.join();
@@ -299,6 +304,11 @@ impl Control {
     /// Whether somebody was handed the exit.
     pub(crate) fn is_exit_taken(&self) -> bool {
         self.exit_taken.load(Ordering::Acquire)
+    }
+
+    /// The flag [`mark_exit_taken`](Self::mark_exit_taken) sets, for the registry.
+    pub(crate) fn exit_taken_flag(&self) -> Arc<std::sync::atomic::AtomicBool> {
+        Arc::clone(&self.exit_taken)
     }
 
     /// Waits until the thread published its exit and its OS thread exited.

@@ -162,6 +162,13 @@ pub fn create_in(name: &str, registry: &Registry) -> Result<AnyHandle, CreateErr
             types,
         });
     }
+    // Refused before the factory runs: a shutdown would refuse the thread anyway.
+    if registry.is_shutting_down() {
+        return Err(CreateError::Spawn {
+            name: name.to_owned(),
+            failure: SpawnFailure::ShuttingDown,
+        });
+    }
     match (entry.create)(registry) {
         Some(created) => created.map_err(|failure| CreateError::Spawn {
             name: name.to_owned(),

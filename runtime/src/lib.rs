@@ -3,38 +3,53 @@
 //! crate, which re-exports everything here together with the `#[background_thread]`
 //! attribute.
 //!
-//! The modules form a one-way stack: each uses only those listed before it.
+//! The modules form a one-way stack, listed below from the ground up: each uses only
+//! modules listed before it.
 
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
-// The ground floor: ids and states, time stamps, panic messages, the sync primitives.
+// The ground floor: ids and states, panic messages, the sync primitives (std's, or
+// loom's), and time stamps built on them.
 mod ids;
 mod panics;
-mod stamp;
 mod sync;
+
+mod stamp;
+
 // The cooperative halt, and the queue with its close protocol.
 mod halt;
 mod queue;
-// A thread's shared state, what observers see of it, and how it ended.
+
+// How a thread ended; its shared state; what observers see of it; the errors.
+mod outcome;
+
 mod control;
+
 mod error;
 mod info;
-mod outcome;
-// What the user's code sees: the context, the trait, handles and the exit.
+
+// What the user's code sees: the context, the trait, the exit, the handles.
 mod context;
-mod exit;
-mod handle;
+
 mod thread;
-// Above the handles: the registry, the loop that runs a thread, spawning, the factory
-// and the shutdown.
-mod factory;
-#[cfg(all(test, loom))]
-mod loom_models;
+
+mod exit;
+
+mod handle;
+
+// The registry; the loop that runs a thread; spawning; the factory; the shutdown.
 mod registry;
+
 mod run_loop;
+
+mod spawn;
+
+mod factory;
 #[cfg(unix)]
 mod shutdown;
-mod spawn;
+
+#[cfg(all(test, loom))]
+mod loom_models;
 
 pub use context::Context;
 pub use error::{

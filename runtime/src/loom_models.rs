@@ -11,7 +11,8 @@
 //!    `on_stop`) on one [`Control`]: each hook runs exactly once, the queue is closed,
 //!    the halt flag set, the state `Stopping`, and the draining inbox ends;
 //! 3. `Registry::insert` racing `Registry::begin_shutdown`: a thread is either refused
-//!    or in the shutdown's snapshot, never accepted and missed;
+//!    or in the shutdown's snapshot, never accepted and missed; and a thread that ends
+//!    unclean racing it is either still running or remembered, never in neither;
 //! 4. a stop from another thread (`Context::stop`, `Control::request_stop`) waking a
 //!    thread idle in `Inbox::next`, with and without a sender racing it.
 //!
@@ -283,6 +284,7 @@ fn a_spawn_racing_a_shutdown_is_refused_or_in_the_snapshot() {
         let shutdown = thread::spawn(move || {
             shutting_down
                 .begin_shutdown()
+                .0
                 .iter()
                 .map(crate::AnyHandle::id)
                 .collect::<Vec<_>>()
@@ -299,6 +301,47 @@ fn a_spawn_racing_a_shutdown_is_refused_or_in_the_snapshot() {
             Err(other) => panic!("unexpected refusal: {other}"),
         }
         assert!(registry.is_shutting_down());
+    });
+}
+
+#[test]
+fn a_failure_racing_a_shutdown_is_running_or_remembered() {
+    check(None, || {
+        let registry = Registry::new();
+        let (queue, _inbox) = Queue::<Message<Modelled>>::new(Modelled::CAPACITY);
+        let closable: Arc<dyn Closable> = Arc::clone(&queue) as Arc<dyn Closable>;
+        let control = Arc::new(Control::new(Modelled::NAME, "Modelled", closable));
+        let id = control.id;
+        let taken = control.exit_taken_flag();
+        let shared: Arc<dyn Managed> = Arc::new(Shared::<Modelled>::new(control, queue));
+        registry.insert(shared).unwrap();
+
+        let shutting_down = registry.clone();
+        let shutdown = thread::spawn(move || {
+            let (running, earlier) = shutting_down.begin_shutdown();
+            let running: Vec<_> = running.iter().map(crate::AnyHandle::id).collect();
+            let earlier: Vec<_> = earlier.iter().map(|r| r.report.id()).collect();
+            (running, earlier)
+        });
+        // What `finish` does for a thread that failed: it leaves the running threads
+        // and is remembered, in one step.
+        let report = crate::ExitReport {
+            name: Modelled::NAME,
+            id,
+            outcome: crate::Outcome::Halted,
+            handled: 0,
+            undelivered: 0,
+            ran_for: std::time::Duration::ZERO,
+            stop_took: None,
+        };
+        registry.remove(id, Some(crate::registry::Remembered { report, taken }));
+        let (running, earlier) = shutdown.join().unwrap();
+        assert_eq!(
+            running.len() + earlier.len(),
+            1,
+            "running {running:?} or remembered {earlier:?}: exactly one"
+        );
+        assert!(running.iter().chain(&earlier).all(|seen| *seen == id));
     });
 }
 

@@ -236,8 +236,10 @@ impl<M: Send> Closable for Queue<M> {
         // Only the closing call wakes: once the receiver has seen the gate closed it
         // never blocks again, and a wake-up that finds a bounded channel full is not
         // needed, since the receiver is not waiting then.
-        if self.tx.try_send(Slot::Wake).is_ok() {
-            self.wake_queued.store(true, Ordering::Relaxed);
+        // Flagged before it is sent, so that the receiver's clearing comes after.
+        self.wake_queued.store(true, Ordering::Relaxed);
+        if self.tx.try_send(Slot::Wake).is_err() {
+            self.wake_queued.store(false, Ordering::Relaxed);
         }
         true
     }

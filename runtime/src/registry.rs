@@ -4,9 +4,9 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, PoisonError};
 
-use crate::control::Control;
 use crate::error::SpawnFailure;
 use crate::handle::{AnyHandle, Managed};
 use crate::ids::ThreadId;
@@ -73,7 +73,22 @@ struct Threads {
     /// Set when a shutdown began: no thread is taken from then on.
     shutting_down: bool,
     /// Threads that ended without a clean stop, the newest last, until joined.
-    unclean: VecDeque<Arc<Control>>,
+    unclean: VecDeque<Remembered>,
+}
+
+/// The exit of a thread that ended without a clean stop, kept until somebody takes it.
+/// Only the report and a flag: none of the thread's queue or hooks stay alive for it.
+#[derive(Debug, Clone)]
+pub(crate) struct Remembered {
+    pub(crate) report: ExitReport,
+    /// Set by the thread's join.
+    pub(crate) taken: Arc<AtomicBool>,
+}
+
+impl Remembered {
+    pub(crate) fn is_taken(&self) -> bool {
+        self.taken.load(Ordering::Acquire)
+    }
 }
 
 struct Inner {
@@ -190,19 +205,29 @@ impl Registry {
             .collect()
     }
 
-    /// Asks every thread to stop, the last-started first (running their `on_stop`
-    /// hooks here). Does not wait for them to end: join the handles (or use
+    /// Asks every thread to stop, the last-started first: all of them at once, then
+    /// runs their `on_stop` hooks here, so a hook that blocks keeps no thread from being
+    /// asked. Does not wait for them to end: join the handles (or use
     /// [`AnyHandle::join_timeout`]) for that.
     pub fn stop_all(&self) {
-        for thread in self.newest_first() {
-            thread.control().request_stop();
+        let threads = self.newest_first();
+        for thread in &threads {
+            thread.control().signal_stop();
+        }
+        for thread in &threads {
+            thread.control().run_stop_hooks();
         }
     }
 
-    /// Halts every thread, the last-started first (see `Handle::halt`). Does not wait.
+    /// Halts every thread, the last-started first (see `Handle::halt`): all of them at
+    /// once, then runs their `on_stop` hooks here. Does not wait.
     pub fn halt_all(&self) {
-        for thread in self.newest_first() {
-            thread.control().request_halt();
+        let threads = self.newest_first();
+        for thread in &threads {
+            thread.control().signal_halt();
+        }
+        for thread in &threads {
+            thread.control().run_stop_hooks();
         }
     }
 
@@ -245,8 +270,8 @@ impl Registry {
         self.threads()
             .unclean
             .iter()
-            .filter(|control| !control.is_exit_taken())
-            .filter_map(|control| control.exit_report())
+            .filter(|remembered| !remembered.is_taken())
+            .map(|remembered| remembered.report.clone())
             .collect()
     }
 
@@ -257,16 +282,24 @@ impl Registry {
     }
 
     /// Marks the registry as shutting down and returns its threads, the last-started
-    /// first: in one step, so that every thread is either in the list or refused.
-    pub(crate) fn begin_shutdown(&self) -> Vec<AnyHandle> {
+    /// first, and the unclean exits nobody took: in one step, so that every thread is
+    /// either refused, running, or ended and remembered.
+    pub(crate) fn begin_shutdown(&self) -> (Vec<AnyHandle>, Vec<Remembered>) {
         let mut threads = self.threads();
         threads.shutting_down = true;
-        threads
+        let running = threads
             .running
             .values()
             .rev()
             .map(|thread| AnyHandle::new(Arc::clone(thread)))
-            .collect()
+            .collect();
+        let unjoined = threads
+            .unclean
+            .iter()
+            .filter(|remembered| !remembered.is_taken())
+            .cloned()
+            .collect();
+        (running, unjoined)
     }
 
     /// Adds a thread, unless the registry is shutting down or its limit is reached.
@@ -284,17 +317,20 @@ impl Registry {
         Ok(())
     }
 
-    /// Removes an ending thread; one that ended without a clean stop is remembered until
-    /// somebody joins it.
-    pub(crate) fn remove(&self, id: ThreadId, unclean: Option<Arc<Control>>) {
+    /// Removes an ending thread; one that ended without a clean stop is remembered (in
+    /// the same step, so that it is always in one list or the other) until somebody
+    /// joins it.
+    pub(crate) fn remove(&self, id: ThreadId, unclean: Option<Remembered>) {
         let mut threads = self.threads();
         threads.running.remove(&id);
-        if let Some(control) = unclean {
-            threads.unclean.retain(|control| !control.is_exit_taken());
+        if let Some(remembered) = unclean {
+            threads
+                .unclean
+                .retain(|earlier| !earlier.is_taken() && earlier.report.id != id);
             if threads.unclean.len() == REMEMBERED_EXITS {
                 threads.unclean.pop_front();
             }
-            threads.unclean.push_back(control);
+            threads.unclean.push_back(remembered);
         }
     }
 

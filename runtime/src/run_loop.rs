@@ -15,7 +15,7 @@ use crate::ids::State;
 use crate::outcome::{ExitReport, Outcome};
 use crate::panics::panic_message;
 use crate::queue::Inbox;
-use crate::registry::Registry;
+use crate::registry::{Registry, Remembered};
 use crate::thread::BackgroundThread;
 
 /// What the new thread tells `spawn` once `startup` finished.
@@ -47,7 +47,6 @@ pub(crate) fn run<T: BackgroundThread>(
         }),
     };
     if let Some(failure) = failure {
-        tracing::error!(thread = control.name, id = control.id.as_u64(), %failure, "startup failed");
         end_unstarted(shared, inbox, registry, &failure);
         let _ = started.send(Err((failure, thread)));
         return;
@@ -109,12 +108,14 @@ pub(crate) fn run<T: BackgroundThread>(
         tracing::error!(thread = control.name, id = control.id.as_u64(), %message, "drop panicked");
     }
 
-    collect_undelivered(inbox, &mut undelivered);
     let ended_as = match outcome {
         Outcome::Stopped | Outcome::Halted => State::Stopped,
         _ => State::Failed,
     };
-    finish(shared, registry, ended_as, outcome, handled, undelivered);
+    salvaging(shared, registry, handled, || {
+        collect_undelivered(inbox, &mut undelivered);
+        finish(shared, registry, ended_as, outcome, handled, undelivered);
+    });
 }
 
 /// How serving ended, when it did not fail.
@@ -180,16 +181,74 @@ pub(crate) fn end_unstarted<T: BackgroundThread>(
 ) {
     let control = &*shared.control;
     control.close_queue();
-    let mut undelivered = Vec::new();
-    collect_undelivered(inbox, &mut undelivered);
-    let outcome = match failure {
-        SpawnFailure::Halted => Outcome::Halted,
-        failure => Outcome::StartupFailed {
-            message: failure.to_string(),
-        },
-    };
     control.mark_exit_taken();
-    finish(shared, registry, State::Failed, outcome, 0, undelivered);
+    salvaging(shared, registry, 0, || {
+        tracing::error!(thread = control.name, id = control.id.as_u64(), %failure, "could not start");
+        let mut undelivered = Vec::new();
+        collect_undelivered(inbox, &mut undelivered);
+        let outcome = match failure {
+            SpawnFailure::Halted => Outcome::Halted,
+            SpawnFailure::Startup(error) => Outcome::StartupFailed {
+                message: error.to_string(),
+            },
+            SpawnFailure::StartupPanicked { message } => Outcome::StartupFailed {
+                message: format!("panicked: {message}"),
+            },
+            failure => Outcome::StartupFailed {
+                message: failure.to_string(),
+            },
+        };
+        finish(shared, registry, State::Failed, outcome, 0, undelivered);
+    });
+}
+
+/// Runs the last steps of a thread (`end`), which call user code only indirectly: the
+/// drop of a queued call's captures, the `Display` of an error. Should one of those
+/// panic, the thread still leaves the registry and publishes an exit, so that no join
+/// waits for ever.
+fn salvaging<T: BackgroundThread>(
+    shared: &Shared<T>,
+    registry: &Registry,
+    handled: u64,
+    end: impl FnOnce(),
+) {
+    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(end)) {
+        abandon(shared, registry, handled, &panic_message(payload));
+    }
+}
+
+/// Publishes the exit of a thread whose ending went wrong (see [`salvaging`]), or that
+/// unwound past its run loop: failed, with the tasks already set aside, if any.
+pub(crate) fn abandon<T: BackgroundThread>(
+    shared: &Shared<T>,
+    registry: &Registry,
+    handled: u64,
+    message: &str,
+) {
+    let control = &shared.control;
+    if control.exit_report().is_some() {
+        return;
+    }
+    control.close_queue();
+    let report = ExitReport {
+        name: control.name,
+        id: control.id,
+        outcome: Outcome::Panicked {
+            message: format!("while ending the thread: {message}"),
+        },
+        handled,
+        undelivered: shared.undelivered_len(),
+        ran_for: control.started.elapsed(),
+        stop_took: control.stop_requested().map(|asked| asked.elapsed()),
+    };
+    let remembered = (!control.is_exit_taken()).then(|| Remembered {
+        report: report.clone(),
+        taken: control.exit_taken_flag(),
+    });
+    registry.remove(control.id, remembered);
+    control.set_state(State::Failed);
+    shared.ensure_undelivered();
+    control.publish_exit(report);
 }
 
 /// Leaves the registry, stores the undelivered tasks and publishes the exit.
@@ -202,9 +261,6 @@ fn finish<T: BackgroundThread>(
     undelivered: Vec<T::Task>,
 ) {
     let control = &shared.control;
-    control.set_state(ended_as);
-    let unclean = (!outcome.is_clean() && !control.is_exit_taken()).then(|| Arc::clone(control));
-    registry.remove(control.id, unclean);
     let report = ExitReport {
         name: control.name,
         id: control.id,
@@ -214,6 +270,16 @@ fn finish<T: BackgroundThread>(
         ran_for: control.started.elapsed(),
         stop_took: control.stop_requested().map(|asked| asked.elapsed()),
     };
+    // Out of the running threads and, if unclean, into the remembered exits in one
+    // step; only then does the state say the thread ended, and observers who wait for
+    // that find it remembered.
+    let remembered = (!report.outcome.is_clean() && !control.is_exit_taken()).then(|| Remembered {
+        report: report.clone(),
+        taken: control.exit_taken_flag(),
+    });
+    registry.remove(control.id, remembered);
+    control.set_state(ended_as);
+    shared.leave_undelivered(undelivered);
     tracing::info!(
         thread = control.name,
         id = control.id.as_u64(),
@@ -222,6 +288,5 @@ fn finish<T: BackgroundThread>(
         undelivered = report.undelivered,
         "ended"
     );
-    shared.leave_undelivered(undelivered);
     control.publish_exit(report);
 }

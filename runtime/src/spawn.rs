@@ -11,7 +11,7 @@ use crate::error::{SpawnError, SpawnFailure};
 use crate::handle::{Handle, Managed, Message, Shared};
 use crate::queue::{Closable, Queue};
 use crate::registry::Registry;
-use crate::run_loop::{end_unstarted, run, Started};
+use crate::run_loop::{abandon, end_unstarted, run, Started};
 use crate::thread::BackgroundThread;
 
 /// Spawns `thread` into `registry` and returns once its `startup` has finished.
@@ -47,37 +47,47 @@ pub(crate) fn spawn_in<T: BackgroundThread>(
                 run(thread, &run_shared, &inbox, &run_registry, &started_tx);
             }
         });
-    let os_thread = match os_thread {
-        Ok(os_thread) => os_thread,
+    match os_thread {
+        // Whoever joins, through any handle, waits for the OS thread too.
+        Ok(os_thread) => control.set_join_handle(os_thread),
         Err(error) => {
             let failure = SpawnFailure::Os(error);
             end_unstarted(&shared, &inbox, registry, &failure);
             return fail(failure, thread);
         }
+    }
+    let join_os_thread = || {
+        control
+            .take_join_handle()
+            .map(std::thread::JoinHandle::join)
     };
     if let Err(channel::SendError((thread, inbox))) = handoff_tx.send((thread, inbox)) {
-        let _ = os_thread.join();
+        let _ = join_os_thread();
         let error = std::io::Error::other("the new thread ended before it was started");
         let failure = SpawnFailure::Os(error);
         end_unstarted(&shared, &inbox, registry, &failure);
         return fail(failure, thread);
     }
     match started_rx.recv() {
-        Ok(Ok(())) => {
-            control.set_join_handle(os_thread);
-            Ok(Handle::new(shared))
-        }
+        Ok(Ok(())) => Ok(Handle::new(shared)),
         Ok(Err((failure, thread))) => {
-            let _ = os_thread.join();
+            let _ = join_os_thread();
             fail(failure, thread)
         }
         // `run` answers on every path it returns from; a thread that ended without
-        // answering unwound past it, so its panic is handed on to the caller.
+        // answering unwound past it: its exit is published here, and its panic is handed
+        // on to the caller.
         Err(channel::RecvError) => {
-            registry.remove(control.id, None);
-            match os_thread.join() {
-                Err(payload) => panic::resume_unwind(payload),
-                Ok(()) => panic::resume_unwind(Box::new(format!(
+            let joined = join_os_thread();
+            abandon(
+                &shared,
+                registry,
+                0,
+                "the thread ended without reporting its startup",
+            );
+            match joined {
+                Some(Err(payload)) => panic::resume_unwind(payload),
+                _ => panic::resume_unwind(Box::new(format!(
                     "threadward: thread `{}` ended without reporting its startup",
                     T::NAME
                 ))),

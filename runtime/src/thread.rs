@@ -79,6 +79,12 @@ pub trait BackgroundThread: Declared + Sized + Send + 'static {
     /// An error ends the thread: `shutdown` runs, the tasks still queued are returned in
     /// the exit report and the report's outcome carries the error. Errors that the thread
     /// should survive are to be handled here (logged, retried) and not returned.
+    ///
+    /// The runtime reports the failure as a `tracing` event (install a subscriber to
+    /// see it as it happens), in the exit that `join` returns, in the errors of later
+    /// sends, and, if nobody joins the thread, in
+    /// [`Registry::unjoined_exits`](crate::Registry::unjoined_exits) and the shutdown
+    /// report.
     fn handle(&mut self, task: Self::Task, ctx: &Context) -> Result<(), BoxError>;
 
     /// Runs last, on the thread, after the last task was handled, whatever ended the

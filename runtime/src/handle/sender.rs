@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::shared::{Message, Shared};
-use crate::error::{SendError, SendTimeoutError, TrySendError};
+use crate::error::{refused_in, SendError, SendTimeoutError, TrySendError};
 use crate::queue::Refused;
 use crate::thread::BackgroundThread;
 
@@ -59,7 +59,7 @@ impl<T: BackgroundThread> Sender<T> {
             .map_err(|refused| match refused {
                 Refused::Full(m) => TrySendError::Full(m.into_task()),
                 Refused::Timeout(m) | Refused::Closed(m) => {
-                    TrySendError::Closed(m.into_task(), self.shared.control.state())
+                    TrySendError::Closed(m.into_task(), refused_in(self.shared.control.state()))
                 }
             })
     }
@@ -82,7 +82,7 @@ impl<T: BackgroundThread> Sender<T> {
             .map_err(|refused| match refused {
                 Refused::Full(m) | Refused::Timeout(m) => SendTimeoutError::Timeout(m.into_task()),
                 Refused::Closed(m) => {
-                    SendTimeoutError::Closed(m.into_task(), self.shared.control.state())
+                    SendTimeoutError::Closed(m.into_task(), refused_in(self.shared.control.state()))
                 }
             })
     }

@@ -120,6 +120,24 @@ impl<T: BackgroundThread> Shared<T> {
             .unwrap_or_else(PoisonError::into_inner) = Some(undelivered);
     }
 
+    /// Makes sure a typed join finds a slot, if the end went wrong before it was left
+    /// (nobody can have taken it: joins take it only once the exit is published).
+    pub(crate) fn ensure_undelivered(&self) {
+        self.undelivered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert_with(Vec::new);
+    }
+
+    /// How many undelivered tasks wait for a join (0 once taken, or before the end).
+    pub(crate) fn undelivered_len(&self) -> usize {
+        self.undelivered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map_or(0, Vec::len)
+    }
+
     /// Takes the undelivered tasks; `None` if another join took them.
     pub(crate) fn take_undelivered(&self) -> Option<Vec<T::Task>> {
         self.undelivered

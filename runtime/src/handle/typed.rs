@@ -12,7 +12,8 @@ use super::shared::{CallJob, CastJob, Message, Shared};
 use crate::context::Context;
 use crate::control::Control;
 use crate::error::{
-    CallError, CastError, JoinError, JoinTimeoutError, SendError, SendTimeoutError, TrySendError,
+    refused_in, CallError, CastError, JoinError, JoinTimeoutError, SendError, SendTimeoutError,
+    TrySendError,
 };
 use crate::exit::Exit;
 use crate::ids::{State, ThreadId};
@@ -156,7 +157,10 @@ impl<T: BackgroundThread> Handle<T> {
         }
         let (reply, answer) = channel::bounded(1);
         if let Err(refused) = self.shared().queue.send(Message::job(CallJob { f, reply })) {
-            return Err(CallError::Closed(refused.into_job::<CallJob<F, R>>().f));
+            return Err(CallError::Closed(
+                refused.into_job::<CallJob<F, R>>().f,
+                refused_in(self.state()),
+            ));
         }
         // The job is dropped unanswered if the thread ends first, which disconnects.
         answer.recv().map_err(|_| CallError::Ended)
@@ -209,7 +213,7 @@ impl<T: BackgroundThread> Handle<T> {
         };
         Err(CastError::Closed(
             refused.into_job::<CastJob<F>>().0,
-            shared.control.state(),
+            refused_in(shared.control.state()),
         ))
     }
 

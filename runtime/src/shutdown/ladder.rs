@@ -33,10 +33,9 @@ struct Targets {
     remaining: usize,
     /// The next target to ask to stop (one by one).
     next: usize,
-    /// Runs the `on_stop` hooks of the threads asked to stop, one after another.
-    hooks: Option<HookRunner>,
-    /// Run the pending hooks of the threads halted.
-    halt_hooks: Vec<HookRunner>,
+    /// Run the `on_stop` hooks of the threads asked to stop or halted, one helper
+    /// thread per thread that has hooks: a hook that blocks holds up no other.
+    hooks: Vec<HookRunner>,
 }
 
 impl Targets {
@@ -46,8 +45,7 @@ impl Targets {
             remaining: handles.len(),
             next: 0,
             handles,
-            hooks: HookRunner::start("threadward-stop-hooks"),
-            halt_hooks: Vec::new(),
+            hooks: Vec::new(),
         }
     }
 
@@ -65,11 +63,9 @@ impl Targets {
             if self.ended[index] {
                 continue;
             }
-            let control = handle.control();
+            let control = Arc::clone(handle.control());
             control.signal_stop();
-            if let Some(hooks) = &self.hooks {
-                hooks.run(control);
-            }
+            self.run_hooks(&control);
             if order == StopOrder::OneByOne {
                 return;
             }
@@ -81,30 +77,36 @@ impl Targets {
         self.next == index + 1
     }
 
-    /// Halts every target still running; their pending hooks run on threads of their
-    /// own, so that one blocking hook cannot keep another thread's from running.
+    /// Halts every target still running.
     fn halt_all(&mut self) {
         self.next = self.handles.len();
-        for (handle, _) in self
+        let running: Vec<_> = self
             .handles
             .iter()
             .zip(&self.ended)
             .filter(|(_, &ended)| !ended)
-        {
-            let control = handle.control();
+            .map(|(handle, _)| Arc::clone(handle.control()))
+            .collect();
+        for control in &running {
             control.signal_halt();
-            if control.has_stop_hooks() {
-                if let Some(hooks) = HookRunner::start("threadward-halt-hooks") {
-                    hooks.run(control);
-                    self.halt_hooks.push(hooks);
-                }
+        }
+        for control in &running {
+            self.run_hooks(control);
+        }
+    }
+
+    /// Runs the pending `on_stop` hooks of `control` on a helper thread of their own.
+    fn run_hooks(&mut self, control: &Arc<Control>) {
+        if control.has_stop_hooks() {
+            if let Some(hooks) = HookRunner::start(control) {
+                self.hooks.push(hooks);
             }
         }
     }
 
     /// Lets the hooks that are running finish, until `deadline`.
     fn finish_hooks(self, deadline: Instant) {
-        for hooks in self.hooks.into_iter().chain(self.halt_hooks) {
+        for hooks in self.hooks {
             if !hooks.finish(deadline) {
                 tracing::warn!("shutdown: an on_stop hook is still running; not waiting for it");
             }
@@ -112,30 +114,26 @@ impl Targets {
     }
 }
 
-/// A helper thread that runs the `on_stop` hooks of the threads it is given, one after
-/// another.
+/// A helper thread running the `on_stop` hooks of one thread.
 struct HookRunner {
-    controls: channel::Sender<Arc<Control>>,
-    /// Disconnected once the thread has run every hook it was given.
+    /// Disconnected once the hooks have run.
     done: channel::Receiver<()>,
 }
 
 impl HookRunner {
-    /// `None` if no thread could be started: the stops are signalled all the same, only
-    /// the hooks do not run.
-    fn start(name: &str) -> Option<Self> {
-        let (controls, rx) = channel::unbounded::<Arc<Control>>();
+    /// `None` if no thread could be started: the stop is signalled all the same, only
+    /// its hooks do not run.
+    fn start(control: &Arc<Control>) -> Option<Self> {
         let (done_tx, done) = channel::bounded::<()>(0);
+        let control = Arc::clone(control);
         let started = std::thread::Builder::new()
-            .name(name.to_owned())
+            .name("threadward-hooks".to_owned())
             .spawn(move || {
                 let _done = done_tx;
-                for control in rx {
-                    control.run_stop_hooks();
-                }
+                control.run_stop_hooks();
             });
         match started {
-            Ok(_) => Some(Self { controls, done }),
+            Ok(_) => Some(Self { done }),
             Err(error) => {
                 tracing::error!(%error, "could not start a thread for the on_stop hooks");
                 None
@@ -143,13 +141,8 @@ impl HookRunner {
         }
     }
 
-    fn run(&self, control: &Arc<Control>) {
-        let _ = self.controls.send(Arc::clone(control));
-    }
-
-    /// Waits until every hook given has run, or `deadline`; says whether they ran.
+    /// Waits until the hooks have run, or `deadline`; says whether they ran.
     fn finish(self, deadline: Instant) -> bool {
-        drop(self.controls);
         matches!(
             self.done.recv_deadline(deadline),
             Err(channel::RecvTimeoutError::Disconnected)
@@ -162,7 +155,9 @@ impl ShutdownHandle {
     /// at the last step, prints the report to stderr and exits the process with
     /// [`ShutdownReport::exit_code`].
     ///
-    /// When it returns, every thread of the registry has ended, and the signals the
+    /// When it returns, every thread of the registry has ended, the `on_stop` hooks the
+    /// ladder started have finished (a hook still blocking a second after the last
+    /// thread ended is left running on its helper thread), and the signals the
     /// shutdown listened to take their default action again.
     pub fn wait(self) -> ShutdownReport {
         let cause = match self.events.recv() {
@@ -173,8 +168,8 @@ impl ShutdownHandle {
         tracing::info!(%cause, "shutdown started");
         let registry = &self.config.registry;
         // Threads that failed before and that nobody joined belong in the report too.
-        let earlier = registry.unjoined_exits();
-        let mut targets = Targets::new(registry.begin_shutdown());
+        let (running, earlier) = registry.begin_shutdown();
+        let mut targets = Targets::new(running);
         for (index, handle) in targets.handles.iter().enumerate() {
             let events = self.events_tx.clone();
             handle.control().on_exit(Box::new(move |_| {
@@ -209,17 +204,22 @@ impl ShutdownHandle {
                     deadline = Instant::now() + self.config.halt_grace;
                 }
                 Step::Halting => {
-                    let report =
-                        ShutdownReport::new(cause, last_signal, started, &targets.handles, earlier);
+                    let report = ShutdownReport::new(
+                        cause,
+                        last_signal,
+                        started,
+                        &targets.handles,
+                        &earlier,
+                    );
                     eprintln!("{report}");
                     std::process::exit(report.exit_code());
                 }
             }
         }
-        let report = ShutdownReport::new(cause, last_signal, started, &targets.handles, earlier);
-        targets.finish_hooks(deadline.min(Instant::now() + HOOKS_LINGER));
+        let report = ShutdownReport::new(cause, last_signal, started, &targets.handles, &earlier);
         // The shutdown is over: a signal now ends the process.
         self.installed.end();
+        targets.finish_hooks(deadline.min(Instant::now() + HOOKS_LINGER));
         report
     }
 }

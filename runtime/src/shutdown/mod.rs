@@ -41,9 +41,9 @@ pub mod signal {
 /// One process-wide shutdown at a time.
 static INSTALLED: AtomicBool = AtomicBool::new(false);
 
-/// The actions that give the signals of an ended shutdown their default action back;
-/// removed when the next shutdown is installed, which handles them again.
-static DEFAULTS: Mutex<Vec<SigId>> = Mutex::new(Vec::new());
+/// Per signal, the action that gives it its default action back once the shutdown that
+/// listened to it is over; replaced when a later shutdown listens to the same signal.
+static DEFAULTS: Mutex<Vec<(i32, SigId)>> = Mutex::new(Vec::new());
 
 /// The error of [`Shutdown::install`] and [`Shutdown::wait`].
 #[derive(Debug, thiserror::Error)]
@@ -248,18 +248,21 @@ struct Installed {
 }
 
 impl Installed {
-    /// Replaces the default actions left by an earlier shutdown with ones switched by
-    /// this shutdown's `over`.
+    /// For each of `signals`, replaces the default action an earlier shutdown left with
+    /// one switched by this shutdown's `over`. (The other signals keep theirs: once
+    /// signal-hook handles a signal, only such an action gives it its default back.)
     fn take_over(&self, signals: &[i32]) -> Result<(), InstallError> {
         let mut defaults = DEFAULTS.lock().unwrap_or_else(PoisonError::into_inner);
-        for id in defaults.drain(..) {
-            signal_hook::low_level::unregister(id);
-        }
         for &signal in signals {
+            // The earlier action goes first: it may already be switched on, and this
+            // shutdown is to handle the signal.
+            if let Some(at) = defaults.iter().position(|(known, _)| *known == signal) {
+                signal_hook::low_level::unregister(defaults.swap_remove(at).1);
+            }
             let id =
                 signal_hook::flag::register_conditional_default(signal, Arc::clone(&self.over))
                     .map_err(InstallError::Signals)?;
-            defaults.push(id);
+            defaults.push((signal, id));
         }
         Ok(())
     }

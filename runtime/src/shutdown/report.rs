@@ -7,6 +7,7 @@ use super::Cause;
 use crate::handle::AnyHandle;
 use crate::info::ThreadInfo;
 use crate::outcome::{ExitReport, Outcome};
+use crate::registry::Remembered;
 
 /// How a shutdown went: per thread, in the order they were asked to stop (the
 /// last-started first), how it ended; the threads that did not end (stuck), with what
@@ -30,7 +31,7 @@ use crate::outcome::{ExitReport, Outcome};
 /// let report = shutdown.wait();
 /// assert!(report.is_clean());
 /// assert_eq!(report.threads()[0].handled(), 1);
-/// assert!(report.stuck().is_empty() && report.failed_earlier().is_empty());
+/// assert!(report.stuck().is_empty() && report.unjoined_earlier().is_empty());
 /// println!("{report}"); // a table, one row per thread
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -41,7 +42,7 @@ pub struct ShutdownReport {
     took: Duration,
     threads: Vec<ExitReport>,
     stuck: Vec<ThreadInfo>,
-    failed_earlier: Vec<ExitReport>,
+    unjoined_earlier: Vec<ExitReport>,
 }
 
 impl ShutdownReport {
@@ -52,7 +53,7 @@ impl ShutdownReport {
         exit_signal: Option<i32>,
         started: Instant,
         targets: &[AnyHandle],
-        failed_earlier: Vec<ExitReport>,
+        earlier: &[Remembered],
     ) -> Self {
         let mut threads = Vec::with_capacity(targets.len());
         let mut stuck = Vec::new();
@@ -68,7 +69,11 @@ impl ShutdownReport {
             took: started.elapsed(),
             threads,
             stuck,
-            failed_earlier,
+            unjoined_earlier: earlier
+                .iter()
+                .filter(|remembered| !remembered.is_taken())
+                .map(|remembered| remembered.report.clone())
+                .collect(),
         }
     }
 
@@ -100,17 +105,18 @@ impl ShutdownReport {
         self.stuck.iter().map(|stuck| stuck.queue_depth).sum()
     }
 
-    /// The threads of the registry that ended without a clean stop before the shutdown
-    /// began and that nobody joined (see [`Registry::unjoined_exits`](crate::Registry::unjoined_exits)).
-    pub fn failed_earlier(&self) -> &[ExitReport] {
-        &self.failed_earlier
+    /// The threads of the registry that ended without a clean stop (failed, panicked,
+    /// halted) before the shutdown began and that nobody has joined (see
+    /// [`Registry::unjoined_exits`](crate::Registry::unjoined_exits)).
+    pub fn unjoined_earlier(&self) -> &[ExitReport] {
+        &self.unjoined_earlier
     }
 
     /// Whether every thread stopped and handled everything it accepted, and none had
     /// failed unnoticed before.
     pub fn is_clean(&self) -> bool {
         self.stuck.is_empty()
-            && self.failed_earlier.is_empty()
+            && self.unjoined_earlier.is_empty()
             && self.threads.iter().all(|t| t.outcome().is_clean())
     }
 
@@ -170,8 +176,8 @@ impl fmt::Display for ShutdownReport {
         if !self.stuck.is_empty() {
             write!(f, " ({} queued abandoned)", self.abandoned())?;
         }
-        if !self.failed_earlier.is_empty() {
-            write!(f, ", {} failed earlier", self.failed_earlier.len())?;
+        if !self.unjoined_earlier.is_empty() {
+            write!(f, ", {} unjoined earlier", self.unjoined_earlier.len())?;
         }
         writeln!(f)?;
         writeln!(
@@ -193,9 +199,9 @@ impl fmt::Display for ShutdownReport {
                 None => writeln!(f, ", never passed a checkpoint")?,
             }
         }
-        if !self.failed_earlier.is_empty() {
-            writeln!(f, "  failed before the shutdown, not joined:")?;
-            for thread in &self.failed_earlier {
+        if !self.unjoined_earlier.is_empty() {
+            writeln!(f, "  ended unclean before the shutdown, not joined:")?;
+            for thread in &self.unjoined_earlier {
                 row(f, thread)?;
             }
         }

@@ -1,16 +1,9 @@
-//! Error types, one per operation. Every error of an operation that was handed a value
-//! (a task, a closure, the thread itself) hands that value back.
+//! The errors of handing work to a thread: `send`, `try_send`, `send_timeout`, `call`
+//! and `cast`. Each hands the task or closure back and says why the thread refused it.
 
 use std::fmt;
-use std::io;
 
 use crate::ids::State;
-use crate::outcome::ExitReport;
-
-/// A boxed error returned by the fallible lifecycle methods.
-///
-/// Any error type that is `Send + Sync + 'static` converts into it with `?` or `.into()`.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 macro_rules! opaque_debug {
     ($ty:ident, $($variant:ident),+) => {
@@ -24,12 +17,24 @@ macro_rules! opaque_debug {
     };
 }
 
-/// Why a thread refused work: what its state says, in words.
+/// Why a thread refused work: what its state (see [`refused_in`]) says, in words.
 fn refusal(state: State) -> &'static str {
     match state {
         State::Failed => "sending to a background thread that failed",
         State::Stopped => "sending to a background thread that has stopped",
         _ => "sending to a background thread that is stopping",
+    }
+}
+
+/// The state a refusal reports: `Stopping`, `Stopped` or `Failed`. A thread refuses work
+/// while still `Starting` only when its startup failed (a stop requested during
+/// startup moves it to `Stopping`), and while `Running` only for the moment between a
+/// stop closing its queue and marking its state.
+pub(crate) fn refused_in(state: State) -> State {
+    match state {
+        State::Starting => State::Failed,
+        State::Running => State::Stopping,
+        state => state,
     }
 }
 
@@ -63,7 +68,10 @@ pub struct SendError<T> {
 
 impl<T> SendError<T> {
     pub(crate) fn new(task: T, state: State) -> Self {
-        Self { task, state }
+        Self {
+            task,
+            state: refused_in(state),
+        }
     }
 
     /// Returns the task that was not sent.
@@ -183,8 +191,9 @@ impl<T> std::error::Error for SendTimeoutError<T> {}
 /// The error of [`Handle::call`](crate::Handle::call). Holds the closure when it was not
 /// sent.
 pub enum CallError<F> {
-    /// The thread no longer accepts work; the closure was not sent.
-    Closed(F),
+    /// The thread no longer accepts work: it is stopping, has stopped or failed, as the
+    /// state says. The closure was not sent.
+    Closed(F, State),
     /// The call was made on the thread itself, where waiting for the answer would
     /// deadlock; the closure was not sent.
     OwnThread(F),
@@ -197,7 +206,7 @@ impl<F> CallError<F> {
     /// Returns the closure if it was not sent.
     pub fn into_inner(self) -> Option<F> {
         match self {
-            Self::Closed(f) | Self::OwnThread(f) => Some(f),
+            Self::Closed(f, _) | Self::OwnThread(f) => Some(f),
             Self::Ended => None,
         }
     }
@@ -206,7 +215,7 @@ impl<F> CallError<F> {
 impl<F> fmt::Debug for CallError<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Self::Closed(_) => "Closed(..)",
+            Self::Closed(..) => "Closed(..)",
             Self::OwnThread(_) => "OwnThread(..)",
             Self::Ended => "Ended",
         })
@@ -216,7 +225,9 @@ impl<F> fmt::Debug for CallError<F> {
 impl<F> fmt::Display for CallError<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Self::Closed(_) => "calling a stopped background thread",
+            Self::Closed(_, State::Failed) => "calling a background thread that failed",
+            Self::Closed(_, State::Stopped) => "calling a background thread that has stopped",
+            Self::Closed(..) => "calling a background thread that is stopping",
             Self::OwnThread(_) => "a background thread cannot call itself and wait for the answer",
             Self::Ended => "the background thread ended before answering the call",
         })
@@ -257,192 +268,3 @@ impl<F> fmt::Display for CastError<F> {
 }
 
 impl<F> std::error::Error for CastError<F> {}
-
-/// Why a thread could not be spawned. Part of [`SpawnError`] and
-/// [`CreateError::Spawn`].
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum SpawnFailure {
-    /// The registry already runs as many threads as its limit allows.
-    #[error("the registry's limit of {limit} threads is reached")]
-    LimitReached {
-        /// The registry's limit.
-        limit: usize,
-    },
-    /// A shutdown of the registry began: it takes no new threads (a thread spawned now
-    /// would outlive the shutdown's report).
-    #[error("the registry is shutting down")]
-    ShuttingDown,
-    /// The operating system could not start a thread.
-    #[error("the operating system could not start a thread: {0}")]
-    Os(io::Error),
-    /// `startup` returned an error.
-    #[error("startup failed: {0}")]
-    Startup(BoxError),
-    /// The thread was halted while `startup` ran.
-    #[error("halted during startup")]
-    Halted,
-    /// `startup` panicked.
-    #[error("startup panicked: {message}")]
-    StartupPanicked {
-        /// The panic's message.
-        message: String,
-    },
-}
-
-/// The error of `spawn`: the thread did not start. Hands the thread's value back.
-///
-/// # Examples
-///
-/// ```
-/// use threadward::{background_thread, BackgroundThread, BoxError, Context, SpawnFailure};
-///
-/// #[background_thread]
-/// struct NeedsConfig { path: &'static str }
-///
-/// impl BackgroundThread for NeedsConfig {
-///     type Task = ();
-///     fn startup(&mut self, _ctx: &Context) -> Result<(), BoxError> {
-///         Err(format!("{} not found", self.path).into())
-///     }
-///     fn handle(&mut self, _: (), _: &Context) -> Result<(), BoxError> { Ok(()) }
-/// }
-///
-/// let err = NeedsConfig { path: "/nonexistent" }.spawn().unwrap_err();
-/// assert!(matches!(err.failure(), SpawnFailure::Startup(_)));
-/// assert_eq!(err.to_string(), "could not spawn thread `needs_config`: startup failed: /nonexistent not found");
-/// let value = err.into_inner();
-/// assert_eq!(value.path, "/nonexistent");
-/// ```
-pub struct SpawnError<T> {
-    pub(crate) name: &'static str,
-    pub(crate) failure: SpawnFailure,
-    pub(crate) thread: T,
-}
-
-impl<T> SpawnError<T> {
-    /// The name of the thread that did not start.
-    pub fn name(&self) -> &'static str {
-        self.name
-    }
-
-    /// Why the thread did not start.
-    pub fn failure(&self) -> &SpawnFailure {
-        &self.failure
-    }
-
-    /// Returns the thread's value, as it was when spawning failed.
-    pub fn into_inner(self) -> T {
-        self.thread
-    }
-
-    /// Splits the error into the reason and the thread's value.
-    pub fn into_parts(self) -> (SpawnFailure, T) {
-        (self.failure, self.thread)
-    }
-}
-
-impl<T> fmt::Debug for SpawnError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SpawnError")
-            .field("name", &self.name)
-            .field("failure", &self.failure)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<T> fmt::Display for SpawnError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "could not spawn thread `{}`: {}",
-            self.name, self.failure
-        )
-    }
-}
-
-impl<T> std::error::Error for SpawnError<T> {}
-
-/// The error of [`Handle::join`](crate::Handle::join).
-#[derive(Debug, Clone, thiserror::Error)]
-#[non_exhaustive]
-pub enum JoinError {
-    /// `join` was called on the thread itself, which would wait forever.
-    #[error("a background thread cannot join itself")]
-    OwnThread,
-    /// Another `join` already took the exit (and its undelivered tasks); this is the
-    /// report of how the thread ended.
-    #[error("the background thread was already joined")]
-    AlreadyJoined(ExitReport),
-}
-
-/// The error of [`Handle::join_timeout`](crate::Handle::join_timeout).
-#[derive(Debug, Clone, thiserror::Error)]
-#[non_exhaustive]
-pub enum JoinTimeoutError {
-    /// The thread was still running when the timeout elapsed.
-    #[error("timed out waiting for the background thread to end")]
-    Timeout,
-    /// `join_timeout` was called on the thread itself.
-    #[error("a background thread cannot join itself")]
-    OwnThread,
-    /// Another `join` already took the exit; this is the report of how it ended.
-    #[error("the background thread was already joined")]
-    AlreadyJoined(ExitReport),
-}
-
-/// The error of [`create`](crate::create): no thread was started.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum CreateError {
-    /// No `#[background_thread]` type is registered under that name.
-    #[error("no background thread is registered under the name `{name}`; {}", KnownNames(.known))]
-    Unknown {
-        /// The name asked for.
-        name: String,
-        /// Every registered name, sorted.
-        known: Vec<&'static str>,
-    },
-    /// More than one type is registered under that name.
-    #[error("more than one background thread is registered under the name `{name}`: {}", types.join(", "))]
-    Ambiguous {
-        /// The name asked for.
-        name: String,
-        /// The types registered under it.
-        types: Vec<&'static str>,
-    },
-    /// The type has neither a `factory` nor `Default`, so it can only be spawned by hand.
-    #[error("thread `{name}` ({type_name}) cannot be created by name: it has no `factory` argument and does not implement `Default`")]
-    NotConstructible {
-        /// The name asked for.
-        name: String,
-        /// The type registered under it.
-        type_name: &'static str,
-    },
-    /// The thread was constructed but did not start.
-    #[error("could not spawn thread `{name}`: {failure}")]
-    Spawn {
-        /// The name asked for.
-        name: String,
-        /// Why it did not start.
-        failure: SpawnFailure,
-    },
-}
-
-struct KnownNames<'a>(&'a [&'static str]);
-
-impl fmt::Display for KnownNames<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.is_empty() {
-            return f.write_str("no names are registered");
-        }
-        f.write_str("known names: ")?;
-        for (i, name) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            write!(f, "`{name}`")?;
-        }
-        Ok(())
-    }
-}

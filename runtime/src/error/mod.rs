@@ -1,0 +1,16 @@
+//! Error types, one per operation. Every error of an operation that was handed a value
+//! (a task, a closure, the thread itself) hands that value back.
+
+mod join;
+mod send;
+mod spawn;
+
+pub use join::{JoinError, JoinTimeoutError};
+pub(crate) use send::refused_in;
+pub use send::{CallError, CastError, SendError, SendTimeoutError, TrySendError};
+pub use spawn::{CreateError, SpawnError, SpawnFailure};
+
+/// A boxed error returned by the fallible lifecycle methods.
+///
+/// Any error type that is `Send + Sync + 'static` converts into it with `?` or `.into()`.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
