@@ -3,10 +3,10 @@
 
 mod support;
 
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::mpsc;
 use std::time::Duration;
 
-use support::ladder::{patient, shut_down, take_turn, BOUND};
+use support::ladder::{block_on_stop, patient, release, shut_down, take_turn, Release, BOUND};
 use threadward::{
     background_thread, BackgroundThread, BoxError, Context, Outcome, Registry, Shutdown, StopOrder,
 };
@@ -15,16 +15,13 @@ use threadward::{
 /// until released.
 #[background_thread(name = "hooked")]
 struct Hooked {
-    hook_release: Arc<Mutex<mpsc::Receiver<()>>>,
+    hook_release: Release,
 }
 
 impl BackgroundThread for Hooked {
     type Task = ();
     fn startup(&mut self, ctx: &Context) -> Result<(), BoxError> {
-        let release = Arc::clone(&self.hook_release);
-        ctx.on_stop(move || {
-            let _ = release.lock().unwrap().recv_timeout(BOUND * 6);
-        });
+        block_on_stop(ctx, &self.hook_release);
         Ok(())
     }
     fn handle(&mut self, (): (), ctx: &Context) -> Result<(), BoxError> {
@@ -39,9 +36,9 @@ impl BackgroundThread for Hooked {
 fn a_blocking_on_stop_hook_does_not_hold_up_the_timers() {
     let _turn = take_turn();
     let registry = Registry::new();
-    let (hook_release, rx) = mpsc::channel();
+    let (hook_release, waits) = release();
     let hooked = Hooked {
-        hook_release: Arc::new(Mutex::new(rx)),
+        hook_release: waits,
     }
     .spawn_in(&registry)
     .unwrap();
@@ -64,16 +61,13 @@ fn a_blocking_on_stop_hook_does_not_hold_up_the_timers() {
 /// Waits for work; its `on_stop` hook blocks until released, though it ends at once.
 #[background_thread(name = "ends-but-blocks")]
 struct EndsButBlocks {
-    hook_release: Arc<Mutex<mpsc::Receiver<()>>>,
+    hook_release: Release,
 }
 
 impl BackgroundThread for EndsButBlocks {
     type Task = ();
     fn startup(&mut self, ctx: &Context) -> Result<(), BoxError> {
-        let release = Arc::clone(&self.hook_release);
-        ctx.on_stop(move || {
-            let _ = release.lock().unwrap().recv_timeout(BOUND * 6);
-        });
+        block_on_stop(ctx, &self.hook_release);
         Ok(())
     }
     fn handle(&mut self, (): (), _ctx: &Context) -> Result<(), BoxError> {
@@ -119,9 +113,9 @@ fn a_hook_that_blocks_holds_up_no_other_threads_hook() {
         .spawn_in(&registry)
         .unwrap();
         parked.send(()).unwrap();
-        let (hook_release, rx) = mpsc::channel();
+        let (hook_release, waits) = release();
         EndsButBlocks {
-            hook_release: Arc::new(Mutex::new(rx)),
+            hook_release: waits,
         }
         .spawn_in(&registry)
         .unwrap();

@@ -93,43 +93,33 @@ fn a_blocking_on_stop_hook_does_not_keep_the_second_signal_from_halting() {
     );
 }
 
-#[test]
-fn after_wait_returns_a_sigint_ends_the_process() {
-    let mut child = Scenario::start("scenario_default_after_wait");
-    child.wait_for("cleaning up");
-    child.signal("INT");
+/// Runs `scenario` until it prints `ready`, sends `signal` and expects it to kill the
+/// child: the signal's default action.
+fn assert_killed_by(scenario: &str, ready: &str, signal: &str, number: i32) {
+    let mut child = Scenario::start(scenario);
+    child.wait_for(ready);
+    child.signal(signal);
     let (status, stderr) = child.exit_within(Duration::from_secs(10));
     assert_eq!(
         status.signal(),
-        Some(2),
-        "killed by SIGINT: {status:?}; {stderr}"
+        Some(number),
+        "killed by SIG{signal}: {status:?}; {stderr}"
     );
+}
+
+#[test]
+fn after_wait_returns_a_sigint_ends_the_process() {
+    assert_killed_by("scenario_default_after_wait", "cleaning up", "INT", 2);
 }
 
 #[test]
 fn a_later_shutdown_on_other_signals_keeps_sigint_ending_the_process() {
-    let mut child = Scenario::start("scenario_default_after_another");
-    child.wait_for("cleaning up");
-    child.signal("INT");
-    let (status, stderr) = child.exit_within(Duration::from_secs(10));
-    assert_eq!(
-        status.signal(),
-        Some(2),
-        "killed by SIGINT: {status:?}; {stderr}"
-    );
+    assert_killed_by("scenario_default_after_another", "cleaning up", "INT", 2);
 }
 
 #[test]
 fn after_the_handle_is_dropped_a_sigterm_ends_the_process() {
-    let mut child = Scenario::start("scenario_default_after_drop");
-    child.wait_for("dropped");
-    child.signal("TERM");
-    let (status, stderr) = child.exit_within(Duration::from_secs(10));
-    assert_eq!(
-        status.signal(),
-        Some(15),
-        "killed by SIGTERM: {status:?}; {stderr}"
-    );
+    assert_killed_by("scenario_default_after_drop", "dropped", "TERM", 15);
 }
 
 // ---------------------------------------------------------------- the children

@@ -1,10 +1,31 @@
 //! The in-process side of the ladder tests: one shutdown at a time, run on a thread of
 //! its own.
 
-use std::sync::{mpsc, Mutex, MutexGuard, PoisonError};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use threadward::{Registry, Shutdown, ShutdownReport};
+use threadward::{Context, Registry, Shutdown, ShutdownReport};
+
+/// What a hook that blocks waits on: it returns once released (or the sender dropped).
+pub(crate) type Release = Arc<Mutex<mpsc::Receiver<()>>>;
+
+/// A release for [`block_on_stop`] and the sender that releases it.
+pub(crate) fn release() -> (mpsc::Sender<()>, Release) {
+    let (tx, rx) = mpsc::channel();
+    (tx, Arc::new(Mutex::new(rx)))
+}
+
+/// Registers an `on_stop` hook that blocks (for up to a minute) until released, like a
+/// connect to a dead peer.
+pub(crate) fn block_on_stop(ctx: &Context, release: &Release) {
+    let release = Arc::clone(release);
+    ctx.on_stop(move || {
+        let _ = release
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .recv_timeout(BOUND * 6);
+    });
+}
 
 pub(crate) const BOUND: Duration = Duration::from_secs(10);
 
