@@ -158,10 +158,6 @@ impl<M> Queue<M> {
         (queue, inbox)
     }
 
-    // Every push is admitted first and commits its admission once the item is in the
-    // channel. The inbox keeps its receiver until it has received every admitted item,
-    // so a push never finds the channel disconnected; `Closed` covers it all the same.
-
     /// Queues `item`, blocking while a bounded queue is full.
     ///
     /// # Errors
@@ -169,51 +165,69 @@ impl<M> Queue<M> {
     /// Hands `item` back when the queue is closed.
     #[inline]
     pub(crate) fn send(&self, item: M) -> Result<(), M> {
-        let Some(admitted) = self.gate.admit() else {
-            return Err(item);
-        };
-        match self.tx.send(Slot::Item(item)) {
-            Ok(()) => {
-                admitted.commit();
-                Ok(())
-            }
-            Err(channel::SendError(slot)) => Err(slot.into_item()),
-        }
+        self.push(item, |tx, slot| {
+            tx.send(slot)
+                .map_err(|channel::SendError(slot)| Refused::Closed(slot))
+        })
+        .map_err(Refused::into_item)
     }
 
     /// Queues `item` if there is room now.
     pub(crate) fn try_send(&self, item: M) -> Result<(), Refused<M>> {
-        let Some(admitted) = self.gate.admit() else {
-            return Err(Refused::Closed(item));
-        };
-        match self.tx.try_send(Slot::Item(item)) {
-            Ok(()) => {
-                admitted.commit();
-                Ok(())
-            }
-            Err(channel::TrySendError::Full(slot)) => Err(Refused::Full(slot.into_item())),
-            Err(channel::TrySendError::Disconnected(slot)) => {
-                Err(Refused::Closed(slot.into_item()))
-            }
-        }
+        self.push(item, |tx, slot| {
+            tx.try_send(slot).map_err(|error| match error {
+                channel::TrySendError::Full(slot) => Refused::Full(slot),
+                channel::TrySendError::Disconnected(slot) => Refused::Closed(slot),
+            })
+        })
     }
 
     /// Queues `item`, waiting at most `timeout` for room in a bounded queue.
     pub(crate) fn send_timeout(&self, item: M, timeout: Duration) -> Result<(), Refused<M>> {
+        self.push(item, |tx, slot| {
+            tx.send_timeout(slot, timeout).map_err(|error| match error {
+                channel::SendTimeoutError::Timeout(slot) => Refused::Timeout(slot),
+                channel::SendTimeoutError::Disconnected(slot) => Refused::Closed(slot),
+            })
+        })
+    }
+
+    /// The protocol every push follows: be admitted, push, and keep the admission only
+    /// once the item is in the channel (a failed push takes it back). The inbox keeps
+    /// its receiver until it has received every admitted item, so a push never finds
+    /// the channel disconnected; `Closed` covers it all the same.
+    #[inline]
+    fn push(
+        &self,
+        item: M,
+        push: impl FnOnce(&channel::Sender<Slot<M>>, Slot<M>) -> Result<(), Refused<Slot<M>>>,
+    ) -> Result<(), Refused<M>> {
         let Some(admitted) = self.gate.admit() else {
             return Err(Refused::Closed(item));
         };
-        match self.tx.send_timeout(Slot::Item(item), timeout) {
+        match push(&self.tx, Slot::Item(item)) {
             Ok(()) => {
                 admitted.commit();
                 Ok(())
             }
-            Err(channel::SendTimeoutError::Timeout(slot)) => {
-                Err(Refused::Timeout(slot.into_item()))
-            }
-            Err(channel::SendTimeoutError::Disconnected(slot)) => {
-                Err(Refused::Closed(slot.into_item()))
-            }
+            Err(refused) => Err(refused.map(Slot::into_item)),
+        }
+    }
+}
+
+impl<M> Refused<M> {
+    /// The item handed back, whatever the reason.
+    pub(crate) fn into_item(self) -> M {
+        match self {
+            Self::Full(item) | Self::Timeout(item) | Self::Closed(item) => item,
+        }
+    }
+
+    fn map<N>(self, f: impl FnOnce(M) -> N) -> Refused<N> {
+        match self {
+            Self::Full(item) => Refused::Full(f(item)),
+            Self::Timeout(item) => Refused::Timeout(f(item)),
+            Self::Closed(item) => Refused::Closed(f(item)),
         }
     }
 }
@@ -366,5 +380,21 @@ mod tests {
         assert!(woke);
         let queue = closer.join().unwrap();
         assert_eq!(queue.len(), 0, "the wake-up was received");
+    }
+
+    #[test]
+    fn a_queued_wake_up_is_not_counted_as_an_item() {
+        let (queue, inbox) = Queue::<u32>::new(None);
+        queue.send(1).unwrap();
+        assert!(queue.close());
+        assert_eq!(queue.len(), 1, "one item, and the wake-up behind it");
+        assert_eq!(inbox.next(|| ()), Some(1));
+        assert_eq!(queue.len(), 0);
+        assert_eq!(inbox.next(|| ()), None);
+        assert_eq!(
+            queue.len(),
+            0,
+            "the wake-up was received and is no longer counted"
+        );
     }
 }

@@ -147,7 +147,7 @@ impl Registry {
         self.threads()
             .running
             .values()
-            .map(|thread| thread.info())
+            .map(|thread| ThreadInfo::of(thread.control()))
             .collect()
     }
 

@@ -139,7 +139,7 @@ impl AnyHandle {
 
     /// A snapshot of the thread.
     pub fn info(&self) -> ThreadInfo {
-        self.managed.info()
+        ThreadInfo::of(self.managed.control())
     }
 
     /// The shared state, for the shutdown ladder.

@@ -9,7 +9,6 @@ use crossbeam_channel as channel;
 
 use crate::context::Context;
 use crate::control::Control;
-use crate::info::ThreadInfo;
 use crate::queue::Queue;
 use crate::thread::BackgroundThread;
 
@@ -151,10 +150,6 @@ impl<T: BackgroundThread> Shared<T> {
 pub(crate) trait Managed: Send + Sync + 'static {
     fn control(&self) -> &Arc<Control>;
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
-
-    fn info(&self) -> ThreadInfo {
-        ThreadInfo::of(self.control())
-    }
 }
 
 impl<T: BackgroundThread> Managed for Shared<T> {
