@@ -6,7 +6,6 @@ use std::sync::{Arc, Condvar, Mutex as StdMutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel as channel;
-use crossbeam_utils::CachePadded;
 
 use crate::halt::HaltState;
 use crate::ids::{State, ThreadId};
@@ -30,9 +29,9 @@ pub(crate) struct Control {
     /// The thread's queue, closed by a stop.
     queue: Arc<dyn Closable>,
     state: AtomicU8,
-    /// Written by the thread alone (a plain store per task), read by observers: on a
-    /// cache line of its own, away from the senders' gate.
-    handled: CachePadded<AtomicU64>,
+    /// Written by the thread alone (a plain store per task), read by observers. Senders
+    /// write the queue, a separate allocation, so this shares no cache line with them.
+    handled: AtomicU64,
     pub(crate) started_at: SystemTime,
     pub(crate) started: Instant,
     pub(crate) halt: Arc<HaltState>,
@@ -41,7 +40,9 @@ pub(crate) struct Control {
     /// When a stop (or halt) was first requested.
     stop_requested: OnceLock<Instant>,
     /// Holds a token once a stop or halt was requested, to cut interruptible waits short.
-    interrupt: (channel::Sender<()>, channel::Receiver<()>),
+    /// Made by the first interruptible wait or the first request, whichever comes first,
+    /// so that a thread that never waits so holds no channel while it runs.
+    interrupt: OnceLock<(channel::Sender<()>, channel::Receiver<()>)>,
     /// `None` once the hooks were taken: later ones run at once.
     on_stop: Mutex<Option<Vec<StopHook>>>,
     os_thread: OnceLock<std::thread::ThreadId>,
@@ -74,13 +75,13 @@ impl Control {
             id: ThreadId::next(),
             queue,
             state: AtomicU8::new(State::Starting as u8),
-            handled: CachePadded::new(AtomicU64::new(0)),
+            handled: AtomicU64::new(0),
             started_at: SystemTime::now(),
             started,
             halt: Arc::new(HaltState::new(started)),
             woken: Stamp::default(),
             stop_requested: OnceLock::new(),
-            interrupt: channel::bounded(1),
+            interrupt: OnceLock::new(),
             on_stop: Mutex::new(Some(Vec::new())),
             os_thread: OnceLock::new(),
             join_handle: StdMutex::new(None),
@@ -138,7 +139,7 @@ impl Control {
         let _ = self.stop_requested.set(Instant::now());
         self.queue.close();
         self.mark_stopping();
-        let _ = self.interrupt.0.try_send(());
+        let _ = self.interrupt_channel().0.try_send(());
     }
 
     /// Sets the halt flag, then signals a stop. Never blocks.
@@ -148,7 +149,7 @@ impl Control {
         }
         // A second token makes sure an interruptible wait that consumed the stop's
         // token sees the halt too.
-        let _ = self.interrupt.0.try_send(());
+        let _ = self.interrupt_channel().0.try_send(());
         self.signal_stop();
     }
 
@@ -200,8 +201,16 @@ impl Control {
         }
     }
 
+    /// The receiving end of the interrupt, for interruptible waits.
     pub(crate) fn interrupt(&self) -> &channel::Receiver<()> {
-        &self.interrupt.1
+        &self.interrupt_channel().1
+    }
+
+    /// The interrupt channel, made on first use. A request and a wait racing to make it
+    /// use the same one (the loser waits the moment the winner takes to make it), so a
+    /// wait never misses a request's token.
+    fn interrupt_channel(&self) -> &(channel::Sender<()>, channel::Receiver<()>) {
+        self.interrupt.get_or_init(|| channel::bounded(1))
     }
 
     pub(crate) fn mark_woken(&self) {

@@ -6,7 +6,8 @@
 //! 1. senders (`send`, and `try_send`/`send` on a capacity-1 queue) racing a
 //!    [`Closable::close`] while the [`Inbox`] drains: every accepted item is received
 //!    exactly once, every refused item is handed back to its own sender, and `next`
-//!    returns `None` only once every accepted item was received;
+//!    returns `None` only once every accepted item was received; and a sender asleep
+//!    on a full queue woken by the receiver making room;
 //! 2. `request_stop` racing `request_halt` (and the end of `startup`, and a late
 //!    `on_stop`) on one [`Control`]: each hook runs exactly once, the queue is closed,
 //!    the halt flag set, the state `Stopping`, and the draining inbox ends;
@@ -18,12 +19,11 @@
 //!
 //! A missing wake-up shows up as a deadlock, which loom reports.
 //!
-//! Why a model needs a stand-in: loom sees only its own primitives, and the crossbeam
-//! channel under the queue blocks and wakes through its own. Under `--cfg loom`,
-//! `sync.rs` hands out loom's atomics and mutex and, as `sync::channel`, a stand-in
-//! channel built on a loom mutex and condvar with crossbeam's surface, so the gate, the
-//! channel, the stop hooks and the registry lock are all visible to the model. What is
-//! checked is thus the protocol around the channel, not crossbeam itself.
+//! Loom sees only its own primitives: under `--cfg loom`, `sync.rs` hands out loom's
+//! atomics, cells, mutex and condition variable, so the queue's own channel (its
+//! reservations, its close mark, its blocks, which are two slots long here so that the
+//! models cross them, and its sleeping receiver and senders), the stop hooks and the
+//! registry lock are all visible to the model: what is checked is the code that runs.
 //!
 //! Run them with (release: loom is slow in debug builds):
 //!
@@ -45,7 +45,7 @@ use crate::control::Control;
 use crate::error::{BoxError, SpawnFailure};
 use crate::handle::{Managed, Message, Shared};
 use crate::ids::State;
-use crate::queue::{Closable, Inbox, Queue, Refused};
+use crate::queue::{Closable, Inbox, Item, Queue, Refused};
 use crate::registry::Registry;
 use crate::thread::{BackgroundThread, Declared};
 
@@ -60,7 +60,7 @@ fn check(preemptions: Option<usize>, model: impl Fn() + Sync + Send + 'static) {
 }
 
 /// Receives until `next` says the queue is closed and drained.
-fn drain<M>(inbox: &Inbox<M>) -> Vec<M> {
+fn drain<M: Item>(inbox: &Inbox<M>) -> Vec<M> {
     let mut received = Vec::new();
     while let Some(item) = inbox.next(|| ()) {
         received.push(item);
@@ -133,7 +133,7 @@ fn drain_and_check(
         None,
         "a drained, closed queue stays empty"
     );
-    assert_eq!(queue.len(), 0, "the depth counts a wake-up or a lost item");
+    assert_eq!(queue.len(), 0, "the depth counts a lost item");
 }
 
 // 1. Senders racing a close.
@@ -149,8 +149,20 @@ fn a_sender_racing_a_close() {
 }
 
 #[test]
-fn two_senders_racing_a_close() {
+fn a_sender_crossing_blocks_racing_a_close() {
+    // Three items: the second fills the first two-slot block, so its sender links in
+    // the next one while the receiver may be waiting for it and the close may land.
     check(Some(3), || {
+        let (queue, inbox) = Queue::new(None);
+        let senders = vec![sender(&queue, &[1, 2, 3])];
+        let closer = closer(&queue);
+        drain_and_check(&queue, &inbox, senders, closer);
+    });
+}
+
+#[test]
+fn two_senders_racing_a_close() {
+    check(Some(2), || {
         let (queue, inbox) = Queue::new(None);
         let senders = vec![sender(&queue, &[1]), sender(&queue, &[2])];
         let closer = closer(&queue);
@@ -160,8 +172,8 @@ fn two_senders_racing_a_close() {
 
 #[test]
 fn try_send_on_a_full_bounded_queue_racing_a_close() {
-    // Capacity 1: the close's wake-up may find the channel full, and a `try_send` may
-    // be refused as full rather than closed; either way it gets its item back.
+    // Capacity 1: a `try_send` may be refused as full rather than closed; either way it
+    // gets its item back.
     check(Some(4), || {
         let (queue, inbox) = Queue::new(Some(1));
         let sending = Arc::clone(&queue);
@@ -178,13 +190,25 @@ fn try_send_on_a_full_bounded_queue_racing_a_close() {
 
 #[test]
 fn send_blocked_on_a_full_bounded_queue_racing_a_close() {
-    // The second `send` is admitted, then blocks until the receiver makes room: the
-    // close cannot refuse it any more, so the drain has to wait for it.
+    // The second `send` may sleep on the full queue: the receiver making room wakes it,
+    // or the close does, and then it is refused with its item handed back.
     check(Some(4), || {
         let (queue, inbox) = Queue::new(Some(1));
         let senders = vec![sender(&queue, &[1, 2])];
         let closer = closer(&queue);
         drain_and_check(&queue, &inbox, senders, closer);
+    });
+}
+
+#[test]
+fn a_sender_asleep_on_a_full_bounded_queue_wakes_when_room_is_made() {
+    // No close to wake it: only the receiver taking an item can.
+    check(None, || {
+        let (queue, inbox) = Queue::new(Some(1));
+        let sender = sender(&queue, &[1, 2]);
+        assert_eq!(inbox.next(|| ()), Some(1));
+        assert_eq!(inbox.next(|| ()), Some(2));
+        assert_eq!(sender.join().unwrap(), vec![(1, Ok(())), (2, Ok(()))]);
     });
 }
 

@@ -27,7 +27,7 @@ pub(crate) fn run<T: BackgroundThread>(
     shared: &Arc<Shared<T>>,
     inbox: &Inbox<Message<T>>,
     registry: &Registry,
-    started: &channel::Sender<Started<T>>,
+    started: channel::Sender<Started<T>>,
 ) {
     let control = &*shared.control;
     control.bind_os_thread();
@@ -55,6 +55,8 @@ pub(crate) fn run<T: BackgroundThread>(
     control.transition(State::Starting, State::Running);
     tracing::info!(thread = control.name, id = control.id.as_u64(), "started");
     let _ = started.send(Ok(()));
+    // Not kept for the thread's life: an idle thread holds no more memory than it must.
+    drop(started);
 
     let mut handled = 0;
     let mut undelivered = Vec::new();

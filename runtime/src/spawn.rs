@@ -43,8 +43,11 @@ pub(crate) fn spawn_in<T: BackgroundThread>(
     let os_thread = std::thread::Builder::new()
         .name(T::NAME.to_owned())
         .spawn(move || {
-            if let Ok((thread, inbox)) = handoff_rx.recv() {
-                run(thread, &run_shared, &inbox, &run_registry, &started_tx);
+            let handed = handoff_rx.recv();
+            // Both channels are freed once used, not kept for the thread's life.
+            drop(handoff_rx);
+            if let Ok((thread, inbox)) = handed {
+                run(thread, &run_shared, &inbox, &run_registry, started_tx);
             }
         });
     match os_thread {

@@ -1,20 +1,58 @@
-//! The synchronisation primitives the close protocol is built from: std's and
-//! crossbeam's, or loom's when the crate is built with `--cfg loom` to model-check that
-//! protocol (see `loom_models.rs`). `Arc` stays std's everywhere: loom's cannot hold a `dyn` value.
+//! The synchronisation primitives the queue and the close protocol are built from:
+//! std's, or loom's when the crate is built with `--cfg loom` to model-check them (see
+//! `loom_models.rs`). `Arc` stays std's everywhere: loom's cannot hold a `dyn` value.
+
+use std::cell::Cell;
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+pub(crate) use loom::cell::UnsafeCell;
 #[cfg(loom)]
-pub(crate) use loom::sync::{Mutex, MutexGuard};
+pub(crate) use loom::sync::atomic::{
+    fence, AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+};
+#[cfg(loom)]
+pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard};
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+pub(crate) use std::sync::atomic::{
+    fence, AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+};
 #[cfg(not(loom))]
-pub(crate) use std::sync::{Mutex, MutexGuard};
+pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
 
-/// The channel under a thread's queue.
+/// `std`'s `UnsafeCell` with loom's closure-based surface, so that one body of code
+/// compiles against both (loom's tracks every access to find data races).
 #[cfg(not(loom))]
-pub(crate) use crossbeam_channel as channel;
+#[derive(Debug)]
+pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+#[cfg(not(loom))]
+impl<T> UnsafeCell<T> {
+    pub(crate) const fn new(value: T) -> Self {
+        Self(std::cell::UnsafeCell::new(value))
+    }
+
+    #[inline]
+    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        f(self.0.get())
+    }
+
+    #[inline]
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}
+
+/// Where the code relies on a `SeqCst` read-modify-write (or store) being ordered before
+/// a later `SeqCst` load of another location: true of the C++ memory model that Rust
+/// follows, but loom models `SeqCst` accesses as acquire/release only (it does model
+/// `SeqCst` fences), so a model would report a missed wake-up that cannot happen. Under
+/// loom this is that fence; otherwise nothing.
+#[inline(always)]
+pub(crate) fn model_fence() {
+    #[cfg(loom)]
+    fence(Ordering::SeqCst);
+}
 
 #[cfg(not(loom))]
 pub(crate) fn yield_now() {
@@ -26,108 +64,55 @@ pub(crate) fn yield_now() {
     loom::thread::yield_now();
 }
 
-/// A loom-visible stand-in for the crossbeam channel (which loom cannot see into), with
-/// the same surface: enough to model-check the gate around it.
-#[cfg(loom)]
-#[allow(clippy::unwrap_used)] // a poisoned lock in a model is a failed model
-#[allow(clippy::unnecessary_wraps)] // the same signatures as crossbeam's
-pub(crate) mod channel {
-    use std::collections::VecDeque;
-    use std::sync::Arc;
-    use std::time::Duration;
+/// Exponential back-off for a short wait on another thread: spin, then yield. Under loom
+/// every step yields to the model's scheduler, which a spin would never reach.
+#[derive(Debug)]
+pub(crate) struct Backoff {
+    step: Cell<u32>,
+}
 
-    use loom::sync::{Condvar, Mutex};
+const SPIN_LIMIT: u32 = 6;
+const YIELD_LIMIT: u32 = 10;
 
-    pub(crate) struct SendError<T>(pub(crate) T);
-    pub(crate) enum TrySendError<T> {
-        Full(T),
-        #[allow(dead_code)]
-        Disconnected(T),
-    }
-    pub(crate) enum SendTimeoutError<T> {
-        Timeout(T),
-        #[allow(dead_code)]
-        Disconnected(T),
+impl Backoff {
+    pub(crate) const fn new() -> Self {
+        Self { step: Cell::new(0) }
     }
 
-    struct Shared<T> {
-        items: Mutex<VecDeque<T>>,
-        changed: Condvar,
-        capacity: Option<usize>,
-    }
-
-    pub(crate) struct Sender<T>(Arc<Shared<T>>);
-    pub(crate) struct Receiver<T>(Arc<Shared<T>>);
-
-    pub(crate) fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
-        channel(Some(capacity))
-    }
-
-    pub(crate) fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
-        channel(None)
-    }
-
-    fn channel<T>(capacity: Option<usize>) -> (Sender<T>, Receiver<T>) {
-        let shared = Arc::new(Shared {
-            items: Mutex::new(VecDeque::new()),
-            changed: Condvar::new(),
-            capacity,
-        });
-        (Sender(Arc::clone(&shared)), Receiver(shared))
-    }
-
-    impl<T> Sender<T> {
-        pub(crate) fn send(&self, item: T) -> Result<(), SendError<T>> {
-            let mut items = self.0.items.lock().unwrap();
-            while self.0.capacity.is_some_and(|c| items.len() >= c) {
-                items = self.0.changed.wait(items).unwrap();
-            }
-            items.push_back(item);
-            self.0.changed.notify_all();
-            Ok(())
-        }
-
-        pub(crate) fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
-            let mut items = self.0.items.lock().unwrap();
-            if self.0.capacity.is_some_and(|c| items.len() >= c) {
-                return Err(TrySendError::Full(item));
-            }
-            items.push_back(item);
-            self.0.changed.notify_all();
-            Ok(())
-        }
-
-        /// Loom has no clock: a timeout is modelled as an immediate one.
-        pub(crate) fn send_timeout(&self, item: T, _: Duration) -> Result<(), SendTimeoutError<T>> {
-            self.try_send(item).map_err(|e| match e {
-                TrySendError::Full(item) | TrySendError::Disconnected(item) => {
-                    SendTimeoutError::Timeout(item)
-                }
-            })
-        }
-
-        pub(crate) fn len(&self) -> usize {
-            self.0.items.lock().unwrap().len()
-        }
-    }
-
-    impl<T> Receiver<T> {
-        pub(crate) fn try_recv(&self) -> Result<T, ()> {
-            let mut items = self.0.items.lock().unwrap();
-            let item = items.pop_front().ok_or(())?;
-            self.0.changed.notify_all();
-            Ok(item)
-        }
-
-        pub(crate) fn recv(&self) -> Result<T, ()> {
-            let mut items = self.0.items.lock().unwrap();
-            loop {
-                if let Some(item) = items.pop_front() {
-                    self.0.changed.notify_all();
-                    return Ok(item);
-                }
-                items = self.0.changed.wait(items).unwrap();
+    /// Backs off in a lock-free retry loop that another thread made fail.
+    #[inline]
+    pub(crate) fn spin(&self) {
+        if cfg!(loom) {
+            yield_now();
+        } else {
+            for _ in 0..1u32 << self.step.get().min(SPIN_LIMIT) {
+                std::hint::spin_loop();
             }
         }
+        if self.step.get() <= SPIN_LIMIT {
+            self.step.set(self.step.get() + 1);
+        }
+    }
+
+    /// Backs off while waiting for another thread to finish a step: spinning at first,
+    /// then yielding the processor.
+    pub(crate) fn snooze(&self) {
+        if cfg!(loom) || self.step.get() > SPIN_LIMIT {
+            yield_now();
+        } else {
+            for _ in 0..1u32 << self.step.get() {
+                std::hint::spin_loop();
+            }
+        }
+        if self.step.get() <= YIELD_LIMIT {
+            self.step.set(self.step.get() + 1);
+        }
+    }
+
+    /// Whether waiting any longer should block instead. At once under loom: a model
+    /// yields to every other thread on each step, so a back-off before blocking would
+    /// hide from it the interleavings where the thread does block.
+    pub(crate) fn is_completed(&self) -> bool {
+        cfg!(loom) || self.step.get() > YIELD_LIMIT
     }
 }

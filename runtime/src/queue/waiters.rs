@@ -1,0 +1,107 @@
+//! Threads blocked until a channel changes: the receiver waiting for an item, senders
+//! waiting for room. They sleep in the kernel (a condition variable); nothing polls.
+//!
+//! The fast path of whoever changes the channel is one load: [`Waiters::notify`] locks
+//! and wakes only when a waiter has announced itself. That is race-free because both
+//! sides follow the same order with sequentially consistent operations: a waiter
+//! announces itself, then looks at the channel again; a changer changes the channel,
+//! then looks for waiters. Whichever comes second sees the other.
+
+use std::time::Instant;
+
+use crate::sync::AtomicUsize;
+use crate::sync::{model_fence, Condvar, Mutex, Ordering};
+
+#[derive(Debug)]
+pub(super) struct Waiters {
+    /// Threads between announcing themselves and leaving the wait.
+    count: AtomicUsize,
+    lock: Mutex<()>,
+    changed: Condvar,
+}
+
+impl Waiters {
+    pub(super) fn new() -> Self {
+        Self {
+            count: AtomicUsize::new(0),
+            lock: Mutex::new(()),
+            changed: Condvar::new(),
+        }
+    }
+
+    /// Blocks until `ready` returns `Some`, and returns that; or, given a `deadline`,
+    /// returns `None` once it passed. `ready` is first tried after announcing, so a
+    /// change made before the announcement is seen. It runs under this set's lock, so
+    /// it must not notify another set (a receiver and a sender doing so could each hold
+    /// the lock the other waits for).
+    pub(super) fn wait_until<R>(
+        &self,
+        deadline: Option<Instant>,
+        mut ready: impl FnMut() -> Option<R>,
+    ) -> Option<R> {
+        let mut guard = self
+            .lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.count.fetch_add(1, Ordering::SeqCst);
+        model_fence();
+        let outcome = loop {
+            if let Some(outcome) = ready() {
+                break Some(outcome);
+            }
+            match deadline {
+                None => {
+                    guard = self
+                        .changed
+                        .wait(guard)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                }
+                // Loom has no clock: a model's deadline has always passed.
+                Some(_) if cfg!(loom) => break None,
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        break None;
+                    }
+                    guard = self
+                        .changed
+                        .wait_timeout(guard, deadline - now)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .0;
+                }
+            }
+        };
+        self.count.fetch_sub(1, Ordering::SeqCst);
+        drop(guard);
+        outcome
+    }
+
+    /// How many threads sleep on the condition variable: those counted while nobody
+    /// holds the lock (a waiter holds it from its count to its sleep).
+    #[cfg(all(test, not(loom)))]
+    pub(super) fn asleep(&self) -> usize {
+        self.lock
+            .try_lock()
+            .map_or(0, |_guard| self.count.load(Ordering::SeqCst))
+    }
+
+    /// Wakes every waiter; called after a change that may be what they wait for.
+    #[inline]
+    pub(super) fn notify(&self) {
+        model_fence();
+        if self.count.load(Ordering::SeqCst) != 0 {
+            self.wake_all();
+        }
+    }
+
+    #[cold]
+    fn wake_all(&self) {
+        // Taken so that a waiter between its check and its sleep is not missed: it holds
+        // the lock until the condition variable releases it.
+        let _guard = self
+            .lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.changed.notify_all();
+    }
+}
