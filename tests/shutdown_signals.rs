@@ -73,6 +73,8 @@ fn a_third_sigint_exits_at_once_naming_the_stuck_thread() {
     child.wait_for("stubborn asked to stop");
     child.signal("INT");
     child.wait_for_within("halt requested", Duration::from_secs(5));
+    // The halt woke the quiet thread too.
+    child.seen_within("quiet ended", Duration::from_secs(5));
     child.signal("INT");
     let (status, stderr) = child.exit_within(Duration::from_secs(5));
     assert_eq!(status.code(), Some(130), "stderr: {stderr}");
@@ -276,7 +278,13 @@ fn scenario_stuck() {
     }
     let cruncher = Cruncher::default().spawn().unwrap();
     cruncher.send(0).unwrap();
-    let _quiet = Quiet.spawn().unwrap();
+    let quiet = Quiet.spawn().unwrap();
+    // Says when the quiet thread has ended, so that the parent's third signal comes
+    // after it whatever the scheduling.
+    std::thread::spawn(move || {
+        let _ = quiet.join();
+        println!("quiet ended");
+    });
     let stubborn = Stubborn.spawn().unwrap();
     let shutdown = Shutdown::on_signals()
         .grace(Duration::from_secs(100))

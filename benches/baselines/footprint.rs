@@ -36,14 +36,14 @@ pub(crate) fn stop_many(threadward: bool, count: usize) -> Duration {
 }
 
 /// Keeps `count` idle threads for `over`; returns the CPU time the process used
-/// meanwhile, in milliseconds per thread per second.
+/// meanwhile, in microseconds per thread per second.
 pub(crate) fn idle_cpu(threadward: bool, count: usize, over: Duration) -> f64 {
     with_idle_threads(threadward, count, || {
         let before = cpu_time();
         thread::sleep(over);
         let used = cpu_time().saturating_sub(before);
         #[allow(clippy::cast_precision_loss)] // a hundred threads
-        let per_thread = used.as_secs_f64() * 1e3 / count as f64;
+        let per_thread = used.as_secs_f64() * 1e6 / count as f64;
         per_thread / over.as_secs_f64()
     })
 }

@@ -212,6 +212,23 @@ fn a_sender_asleep_on_a_full_bounded_queue_wakes_when_room_is_made() {
     });
 }
 
+#[test]
+fn two_senders_asleep_on_a_full_bounded_queue_each_get_room() {
+    // Each item received wakes one sleeping sender: neither may be left asleep. (With
+    // three preemptions the model outgrows loom's step limit.)
+    check(Some(2), || {
+        let (queue, inbox) = Queue::new(Some(1));
+        queue.send(0).unwrap();
+        let senders = [sender(&queue, &[1]), sender(&queue, &[2])];
+        let mut received: Vec<u32> = (0..3).filter_map(|_| inbox.next(|| ())).collect();
+        received.sort_unstable();
+        assert_eq!(received, [0, 1, 2]);
+        for sender in senders {
+            assert!(sender.join().unwrap().iter().all(|(_, sent)| sent.is_ok()));
+        }
+    });
+}
+
 // 2. A stop racing a halt.
 
 /// A hook that counts its runs.

@@ -82,6 +82,14 @@ impl Scenario {
         self.wait_for_within(wanted, WATCHDOG);
     }
 
+    /// Returns once a line equal to `wanted` was read, already or within `within`: for
+    /// lines whose order against the others is not fixed.
+    pub(crate) fn seen_within(&mut self, wanted: &str, within: Duration) {
+        if !self.stdout.iter().any(|line| line == wanted) {
+            self.wait_for_within(wanted, within);
+        }
+    }
+
     /// Reads stdout until a line equal to `wanted`, for at most `within`.
     pub(crate) fn wait_for_within(&mut self, wanted: &str, within: Duration) {
         let deadline = Instant::now() + within;

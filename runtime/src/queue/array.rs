@@ -107,9 +107,10 @@ impl<M: Item> Array<M> {
                 }
             } else if (stamp & !self.closed).wrapping_add(self.lap) == tail + 1 {
                 // The slot still holds the previous lap's item: full, unless the
-                // receiver has just moved on.
+                // receiver has just moved on (then, having acquired its head, the next
+                // look at the slot finds it free).
                 fence(Ordering::SeqCst);
-                let head = self.head.load(Ordering::Relaxed);
+                let head = self.head.load(Ordering::Acquire);
                 if head.wrapping_add(self.lap) == tail {
                     return Err(Refused::Full(item));
                 }

@@ -257,7 +257,7 @@ impl<M: Item> Inbox<M> {
     #[inline]
     fn made_room(&self) {
         if matches!(self.queue.channel, Channel::Bounded(_)) {
-            self.queue.senders.notify();
+            self.queue.senders.notify_one();
         }
     }
 

@@ -61,6 +61,9 @@ impl Waiters {
                 Some(deadline) => {
                     let now = Instant::now();
                     if now >= deadline {
+                        // A wake-up for one waiter may have come as the time ran out:
+                        // it is passed on, since this waiter leaves without using it.
+                        self.changed.notify_one();
                         break None;
                     }
                     guard = self
@@ -85,23 +88,39 @@ impl Waiters {
             .map_or(0, |_guard| self.count.load(Ordering::SeqCst))
     }
 
-    /// Wakes every waiter; called after a change that may be what they wait for.
+    /// Wakes every waiter; called after a change that may be what they all wait for
+    /// (an item for the one receiver, a close for everyone).
     #[inline]
     pub(super) fn notify(&self) {
         model_fence();
         if self.count.load(Ordering::SeqCst) != 0 {
-            self.wake_all();
+            self.wake(true);
+        }
+    }
+
+    /// Wakes one waiter; called after a change that one waiter can use (the room one
+    /// received item made). A woken waiter that cannot use it waits again, and the next
+    /// change wakes another; one that leaves at its deadline passes its wake-up on.
+    #[inline]
+    pub(super) fn notify_one(&self) {
+        model_fence();
+        if self.count.load(Ordering::SeqCst) != 0 {
+            self.wake(false);
         }
     }
 
     #[cold]
-    fn wake_all(&self) {
+    fn wake(&self, all: bool) {
         // Taken so that a waiter between its check and its sleep is not missed: it holds
         // the lock until the condition variable releases it.
         let _guard = self
             .lock
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        self.changed.notify_all();
+        if all {
+            self.changed.notify_all();
+        } else {
+            self.changed.notify_one();
+        }
     }
 }
