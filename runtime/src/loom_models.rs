@@ -7,7 +7,7 @@
 //!    [`Closable::close`] while the [`Inbox`] drains: every accepted item is received
 //!    exactly once, every refused item is handed back to its own sender, and `next`
 //!    returns `None` only once every accepted item was received; and a sender asleep
-//!    on a full queue woken by the receiver making room;
+//!    on a full queue woken by the receiver making room, or by a close alone;
 //! 2. `request_stop` racing `request_halt` (and the end of `startup`, and a late
 //!    `on_stop`) on one [`Control`]: each hook runs exactly once, the queue is closed,
 //!    the halt flag set, the state `Stopping`, and the draining inbox ends;
@@ -226,6 +226,18 @@ fn two_senders_asleep_on_a_full_bounded_queue_each_get_room() {
         for sender in senders {
             assert!(sender.join().unwrap().iter().all(|(_, sent)| sent.is_ok()));
         }
+    });
+}
+
+#[test]
+fn a_close_alone_wakes_a_sender_asleep_on_a_full_bounded_queue() {
+    // Nobody receives: only the close can wake the sender, which gets its item back.
+    check(None, || {
+        let (queue, _inbox) = Queue::new(Some(1));
+        queue.send(0).unwrap();
+        let sender = sender(&queue, &[1]);
+        assert!(queue.close());
+        assert_eq!(sender.join().unwrap(), vec![(1, Err(1))]);
     });
 }
 

@@ -43,11 +43,12 @@ impl<T> UnsafeCell<T> {
     }
 }
 
-/// Where the code relies on a `SeqCst` read-modify-write (or store) being ordered before
-/// a later `SeqCst` load of another location: true of the C++ memory model that Rust
-/// follows, but loom models `SeqCst` accesses as acquire/release only (it does model
-/// `SeqCst` fences), so a model would report a missed wake-up that cannot happen. Under
-/// loom this is that fence; otherwise nothing.
+/// Placed before a `SeqCst` load that must be ordered after an earlier `SeqCst`
+/// read-modify-write or store of another location: the C++ memory model that Rust
+/// follows orders them, but loom models `SeqCst` accesses as acquire/release only (it
+/// does model `SeqCst` fences), so a model would report a missed wake-up that cannot
+/// happen. Under loom this is that fence; otherwise nothing. (Where the real code needs
+/// a fence, because the later load is not `SeqCst`, it has a real one.)
 #[inline(always)]
 pub(crate) fn model_fence() {
     #[cfg(loom)]

@@ -68,7 +68,8 @@ impl<T: BackgroundThread> Sender<T> {
     ///
     /// # Errors
     ///
-    /// [`SendTimeoutError::Timeout`] if the queue stayed full,
+    /// [`SendTimeoutError::Timeout`] if no room was had before `timeout` ran out (the
+    /// queue stayed full, or other senders took the room that was made),
     /// [`SendTimeoutError::Closed`] once the thread is stopping or has ended; both hand
     /// the task back.
     pub fn send_timeout(

@@ -103,7 +103,8 @@ impl<T: BackgroundThread> Handle<T> {
     ///
     /// # Errors
     ///
-    /// [`SendTimeoutError::Timeout`] if the queue stayed full,
+    /// [`SendTimeoutError::Timeout`] if no room was had before `timeout` ran out (the
+    /// queue stayed full, or other senders took the room that was made),
     /// [`SendTimeoutError::Closed`] once the thread is stopping or has ended; both hand
     /// the task back.
     pub fn send_timeout(

@@ -40,11 +40,31 @@ struct Block<M: Item> {
 }
 
 impl<M: Item> Block<M> {
-    fn new() -> Self {
-        Self {
+    /// A new, empty block, made on the heap: built on the stack first, a block of large
+    /// items could overflow it.
+    #[cfg(not(loom))]
+    fn boxed() -> Box<Self> {
+        let layout = std::alloc::Layout::new::<Self>();
+        // SAFETY: the layout is not zero-sized (it holds a pointer). All-zero bytes are
+        // an empty block: a null `next`, every slot's word 0 (not written), and payloads
+        // that are `MaybeUninit`.
+        unsafe {
+            let block = std::alloc::alloc_zeroed(layout).cast::<Self>();
+            if block.is_null() {
+                std::alloc::handle_alloc_error(layout);
+            }
+            Box::from_raw(block)
+        }
+    }
+
+    /// Loom's atomics cannot be zeroed into being: built field by field (models use
+    /// small items).
+    #[cfg(loom)]
+    fn boxed() -> Box<Self> {
+        Box::new(Self {
             next: AtomicPtr::new(ptr::null_mut()),
             slots: std::array::from_fn(|_| Slot::new(0)),
-        }
+        })
     }
 
     /// The next block, which the sender of this block's last slot links in before it
@@ -135,11 +155,11 @@ impl<M: Item> List<M> {
             }
             // About to take the block's last slot: have the next block ready.
             if offset + 1 == BLOCK_CAP && next_block.is_none() {
-                next_block = Some(Box::new(Block::new()));
+                next_block = Some(Block::boxed());
             }
             if block.is_null() {
                 // The first send: install the first block.
-                let first = Box::into_raw(Box::new(Block::new()));
+                let first = Box::into_raw(Block::boxed());
                 if self
                     .tail
                     .block
@@ -313,6 +333,7 @@ impl<M: Item> Drop for List<M> {
 
 #[cfg(all(test, not(loom)))]
 mod tests {
+    use super::super::slot::Part;
     use super::*;
 
     fn pop<M: Item>(list: &List<M>) -> Pop<M> {
@@ -367,6 +388,42 @@ mod tests {
         }
         drop(list);
         assert_eq!(Arc::strong_count(&token), 1);
+    }
+
+    /// An item of 64 KiB: a block of them is 2 MiB.
+    struct Big([u8; 1 << 16]);
+
+    impl Item for Big {
+        type Plain = Self;
+        type Tagged = std::convert::Infallible;
+        fn into_part(self) -> Part<Self, std::convert::Infallible> {
+            Part::Plain(self)
+        }
+        fn from_part(part: Part<Self, std::convert::Infallible>) -> Self {
+            match part {
+                Part::Plain(big) => big,
+                Part::Tagged(never) => match never {},
+            }
+        }
+    }
+
+    #[test]
+    #[allow(clippy::large_stack_arrays)] // large items are what it is about
+    fn a_block_of_large_items_is_not_built_on_the_stack() {
+        // 1.75 MiB of stack holds the copies of one item a debug build makes, but not a
+        // 2 MiB block.
+        let sender = std::thread::Builder::new()
+            .stack_size(1792 * 1024)
+            .spawn(|| {
+                let list = List::new();
+                list.push(Big([7; 1 << 16])).map_err(|_| "refused").unwrap();
+                match pop(&list) {
+                    Pop::Item(Big(bytes)) => bytes[0],
+                    _ => 0,
+                }
+            })
+            .unwrap();
+        assert_eq!(sender.join().unwrap(), 7);
     }
 
     #[test]

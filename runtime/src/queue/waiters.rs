@@ -3,14 +3,15 @@
 //!
 //! The fast path of whoever changes the channel is one load: [`Waiters::notify`] locks
 //! and wakes only when a waiter has announced itself. That is race-free because both
-//! sides follow the same order with sequentially consistent operations: a waiter
-//! announces itself, then looks at the channel again; a changer changes the channel,
-//! then looks for waiters. Whichever comes second sees the other.
+//! sides follow the same order: a waiter announces itself (a `SeqCst` increment and a
+//! `SeqCst` fence), then looks at the channel again; a changer changes the channel (a
+//! `SeqCst` read-modify-write or store), then looks for waiters (a `SeqCst` load).
+//! Whichever comes second sees the other.
 
 use std::time::Instant;
 
 use crate::sync::AtomicUsize;
-use crate::sync::{model_fence, Condvar, Mutex, Ordering};
+use crate::sync::{fence, model_fence, Condvar, Mutex, Ordering};
 
 #[derive(Debug)]
 pub(super) struct Waiters {
@@ -44,7 +45,10 @@ impl Waiters {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         self.count.fetch_add(1, Ordering::SeqCst);
-        model_fence();
+        // The announcement is ordered before every load of the re-check, whatever their
+        // own ordering (a bounded queue's sender reads the tail relaxed): a change made
+        // after it sees the count. Slow path only.
+        fence(Ordering::SeqCst);
         let outcome = loop {
             if let Some(outcome) = ready() {
                 break Some(outcome);
