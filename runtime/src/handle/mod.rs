@@ -3,6 +3,7 @@
 //! and [`Shared`], what they share with the thread and what the registry stores.
 
 mod any;
+mod reply;
 mod sender;
 mod shared;
 mod typed;

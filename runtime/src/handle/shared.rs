@@ -5,8 +5,7 @@
 use std::any::Any;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crossbeam_channel as channel;
-
+use super::reply::Reply;
 use crate::context::Context;
 use crate::control::Control;
 use crate::queue::{Item, Part, Queue};
@@ -51,7 +50,7 @@ where
 /// The job of a `call`: the closure and where its answer goes.
 pub(crate) struct CallJob<F, R> {
     pub(crate) f: F,
-    pub(crate) reply: channel::Sender<R>,
+    pub(crate) reply: Reply<R>,
 }
 
 impl<T, F, R> Job<T> for CallJob<F, R>
@@ -60,8 +59,8 @@ where
     R: Send + 'static,
 {
     fn run(self: Box<Self>, thread: &mut T, ctx: &Context) {
-        // The caller may have given up waiting; the answer is then not needed.
-        let _ = self.reply.send((self.f)(thread, ctx));
+        let CallJob { f, reply } = *self;
+        reply.send(f(thread, ctx));
     }
 
     fn into_any(self: Box<Self>) -> Box<dyn Any> {

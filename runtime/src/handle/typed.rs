@@ -5,8 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_channel as channel;
-
+use super::reply::reply;
 use super::sender::Sender;
 use super::shared::{CallJob, CastJob, Message, Shared};
 use crate::context::Context;
@@ -156,15 +155,15 @@ impl<T: BackgroundThread> Handle<T> {
         if self.control().is_current() {
             return Err(CallError::OwnThread(f));
         }
-        let (reply, answer) = channel::bounded(1);
+        let (reply, answer) = reply();
         if let Err(refused) = self.shared().queue.send(Message::job(CallJob { f, reply })) {
             return Err(CallError::Closed(
                 refused.into_job::<CallJob<F, R>>().f,
                 refused_in(self.state()),
             ));
         }
-        // The job is dropped unanswered if the thread ends first, which disconnects.
-        answer.recv().map_err(|_| CallError::Ended)
+        // The job is dropped unanswered if the thread ends first, which ends the wait.
+        answer.recv().ok_or(CallError::Ended)
     }
 
     /// Runs `f` on the thread, after the tasks queued before it, without waiting for it

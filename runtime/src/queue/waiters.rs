@@ -115,12 +115,15 @@ impl Waiters {
 
     #[cold]
     fn wake(&self, all: bool) {
-        // Taken so that a waiter between its check and its sleep is not missed: it holds
-        // the lock until the condition variable releases it.
-        let _guard = self
-            .lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Taken and released so that a waiter between its check and its sleep is not
+        // missed: it holds the lock until the condition variable releases it, so once
+        // the lock is had, every counted waiter sleeps or has left. The notification
+        // comes after the release, so the woken thread does not wait for this lock.
+        drop(
+            self.lock
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
         if all {
             self.changed.notify_all();
         } else {
