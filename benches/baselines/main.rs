@@ -13,7 +13,8 @@
 //! 10th percentile of a speed ratio, the 90th of a time ratio). Throughput runs three
 //! times: unpinned, with producers and consumer on separate cores, and all on one core.
 //!
-//! `THREADWARD_BENCH_ROUNDS` sets the number of rounds (default 10);
+//! `THREADWARD_BENCH_ROUNDS` sets the number of rounds (default 20 for throughput, 10
+//! for the rest);
 //! `THREADWARD_BENCH_ONLY` runs only the measures whose name contains it.
 
 mod footprint;
