@@ -171,13 +171,17 @@ fn halt_between_tasks_returns_every_queued_task_without_handling_it() {
     let spinner = Spinner::default();
     let items = Arc::clone(&spinner.items);
     let handle = spinner.spawn_in(&Registry::new()).unwrap();
-    // Block the thread in a call so that the tasks queue up behind it.
+    // Block the thread in a call so that the tasks queue up behind it; wait until the
+    // call runs, since a halt would return it too while it is still queued.
     let (release, blocked) = mpsc::channel::<()>();
+    let (running_tx, running) = mpsc::channel::<()>();
     handle
         .cast(move |_, _| {
+            let _ = running_tx.send(());
             let _ = blocked.recv_timeout(BOUND);
         })
         .unwrap();
+    running.recv_timeout(BOUND).unwrap();
     for n in 0..10 {
         handle.send(Work::Item(n)).unwrap();
     }

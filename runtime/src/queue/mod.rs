@@ -7,12 +7,15 @@
 //! ([`array`]), and closable. Closing sets a mark in the same atomic word that a send
 //! advances to reserve its place, so every send is either queued, and then received
 //! before the receiver sees the end, or refused with its item handed back; whatever
-//! senders race the close, nothing is dropped. A send costs the channel's own one
-//! compare-and-swap and nothing more. Closing wakes a receiver asleep on the empty
-//! channel and senders asleep on a full one ([`waiters`]).
+//! senders race the close, nothing is dropped. A send costs one compare-and-swap (the
+//! reservation), the store that publishes the slot and the load that finds whether the
+//! receiver sleeps; no other read-modify-write. Closing wakes a receiver asleep on the
+//! empty channel and senders asleep on a full one ([`waiters`]); an item received wakes
+//! one sender asleep on a full one.
 //!
-//! The queue knows nothing of threads: it moves items of any type `M`. The thread's
-//! shared state closes it through the type-erased [`Closable`].
+//! The queue knows nothing of threads: it moves any [`Item`], a value of one of two
+//! kinds (a task, or a job), whose kind rides in the slot's word. The thread's shared
+//! state closes it through the type-erased [`Closable`].
 
 mod array;
 mod list;
