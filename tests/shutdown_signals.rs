@@ -73,7 +73,8 @@ fn a_third_sigint_exits_at_once_naming_the_stuck_thread() {
     child.wait_for("stubborn asked to stop");
     child.signal("INT");
     child.wait_for_within("halt requested", Duration::from_secs(5));
-    // The halt woke the quiet thread too.
+    // The halt ends the cruncher, and wakes the quiet thread, which ends too.
+    child.seen_within("cruncher ended", Duration::from_secs(5));
     child.seen_within("quiet ended", Duration::from_secs(5));
     child.signal("INT");
     let (status, stderr) = child.exit_within(Duration::from_secs(5));
@@ -279,12 +280,17 @@ fn scenario_stuck() {
     let cruncher = Cruncher::default().spawn().unwrap();
     cruncher.send(0).unwrap();
     let quiet = Quiet.spawn().unwrap();
-    // Says when the quiet thread has ended, so that the parent's third signal comes
-    // after it whatever the scheduling.
-    std::thread::spawn(move || {
-        let _ = quiet.join();
-        println!("quiet ended");
-    });
+    // Say when the halted threads have ended, so that the parent's third signal comes
+    // after that whatever the scheduling.
+    for (handle, ended) in [
+        (cruncher.to_any(), "cruncher ended"),
+        (quiet.to_any(), "quiet ended"),
+    ] {
+        std::thread::spawn(move || {
+            let _ = handle.join();
+            println!("{ended}");
+        });
+    }
     let stubborn = Stubborn.spawn().unwrap();
     let shutdown = Shutdown::on_signals()
         .grace(Duration::from_secs(100))
