@@ -16,41 +16,32 @@ pub(crate) const MESSAGES: u64 = 2_000_000;
 /// The bound of the bounded runs.
 pub(crate) const BOUND: usize = 1024;
 
-#[background_thread(name = "bench-sum")]
-#[derive(Default)]
-struct Sum {
-    total: u64,
+/// A consumer that sums what it is sent, pinned as the run's placement says; one
+/// declaration per queue kind, since the capacity is part of the attribute.
+macro_rules! summing_thread {
+    ($name:ident, $($attribute:tt)*) => {
+        #[background_thread($($attribute)*)]
+        #[derive(Default)]
+        struct $name {
+            total: u64,
+        }
+
+        impl BackgroundThread for $name {
+            type Task = u64;
+            fn startup(&mut self, _ctx: &Context) -> Result<(), BoxError> {
+                pin(Role::Consumer);
+                Ok(())
+            }
+            fn handle(&mut self, n: u64, _ctx: &Context) -> Result<(), BoxError> {
+                self.total = self.total.wrapping_add(n);
+                Ok(())
+            }
+        }
+    };
 }
 
-#[background_thread(name = "bench-sum-bounded", capacity = 1024)]
-#[derive(Default)]
-struct BoundedSum {
-    total: u64,
-}
-
-impl BackgroundThread for Sum {
-    type Task = u64;
-    fn startup(&mut self, _ctx: &Context) -> Result<(), BoxError> {
-        pin(Role::Consumer);
-        Ok(())
-    }
-    fn handle(&mut self, n: u64, _ctx: &Context) -> Result<(), BoxError> {
-        self.total = self.total.wrapping_add(n);
-        Ok(())
-    }
-}
-
-impl BackgroundThread for BoundedSum {
-    type Task = u64;
-    fn startup(&mut self, _ctx: &Context) -> Result<(), BoxError> {
-        pin(Role::Consumer);
-        Ok(())
-    }
-    fn handle(&mut self, n: u64, _ctx: &Context) -> Result<(), BoxError> {
-        self.total = self.total.wrapping_add(n);
-        Ok(())
-    }
-}
+summing_thread!(Sum, name = "bench-sum");
+summing_thread!(BoundedSum, name = "bench-sum-bounded", capacity = 1024);
 
 /// Which code consumes.
 #[derive(Clone, Copy, Debug)]

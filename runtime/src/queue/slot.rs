@@ -1,6 +1,6 @@
 //! The slot both channel flavours keep an item in, and what their operations report.
 //!
-//! This module and the two flavours (`list.rs`, `array.rs`) are the crate's second
+//! This module and the two flavours (`list/`, `array.rs`) are the crate's second
 //! audited use of `unsafe`: a slot's item is written by the one sender that reserved it
 //! and read by the one receiver, and the atomic word beside it says when each may.
 
