@@ -60,6 +60,8 @@ pub(crate) struct Control {
 struct Exit {
     report: Option<ExitReport>,
     hooks: Vec<ExitHook>,
+    /// Tasks awaiting the exit (`join_async`).
+    wakers: Vec<std::task::Waker>,
 }
 
 impl Control {
@@ -274,10 +276,14 @@ impl Control {
     pub(crate) fn publish_exit(&self, report: ExitReport) {
         let mut exit = self.exit.lock().unwrap_or_else(PoisonError::into_inner);
         let hooks = std::mem::take(&mut exit.hooks);
+        let wakers = std::mem::take(&mut exit.wakers);
         let for_hooks = (!hooks.is_empty()).then(|| report.clone());
         exit.report = Some(report);
         drop(exit);
         self.exited.notify_all();
+        for waker in wakers {
+            waker.wake();
+        }
         for (hook, report) in hooks.into_iter().zip(for_hooks.iter().cycle()) {
             run_exit_hook(self, hook, report);
         }
@@ -337,6 +343,24 @@ impl Control {
                 .wait(exit)
                 .unwrap_or_else(PoisonError::into_inner);
         }
+    }
+
+    /// The exit, once the thread published it and its OS thread exited; until then
+    /// `None`, and `waker` is woken when it is published.
+    #[cfg(feature = "async")]
+    pub(crate) fn poll_exit(&self, waker: &std::task::Waker) -> Option<ExitReport> {
+        let mut exit = self.exit.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(report) = exit.report.clone() {
+            drop(exit);
+            // Published as the thread's last act: only its thread-local destructors
+            // are left, so this wait is short.
+            self.join_os_thread();
+            return Some(report);
+        }
+        if !exit.wakers.iter().any(|listed| listed.will_wake(waker)) {
+            exit.wakers.push(waker.clone());
+        }
+        None
     }
 
     /// Waits at most `timeout` for the thread to publish its exit.

@@ -50,6 +50,8 @@ mod shutdown;
 
 #[cfg(all(test, loom))]
 mod loom_models;
+#[cfg(all(test, loom, feature = "async"))]
+mod loom_models_async;
 
 pub use context::Context;
 pub use error::{

@@ -28,7 +28,7 @@
 //! Run them with (release: loom is slow in debug builds):
 //!
 //! ```text
-//! RUSTFLAGS="--cfg loom" cargo test -p threadward-runtime --lib --release loom_models
+//! RUSTFLAGS="--cfg loom" cargo test -p threadward-runtime --features async --lib --release loom_models
 //! ```
 //!
 //! `LOOM_MAX_PREEMPTIONS` overrides the preemption bound the larger models set.

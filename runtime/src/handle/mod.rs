@@ -3,6 +3,8 @@
 //! and [`Shared`], what they share with the thread and what the registry stores.
 
 mod any;
+#[cfg(feature = "async")]
+mod asynchronous;
 mod reply;
 mod sender;
 mod shared;

@@ -4,9 +4,11 @@
 //!
 //! One small allocation, where a channel would take a 640-byte, cache-aligned one; and
 //! the caller spins briefly before it sleeps, since the answer to a short call often
-//! comes within that time.
+//! comes within that time. With the `async` feature the caller's end is also a future
+//! (`call_async`), whose waker the slot keeps.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::task::Poll;
 
 use crate::sync::Backoff;
 
@@ -18,8 +20,14 @@ enum State<R> {
 }
 
 struct Slot<R> {
-    state: Mutex<State<R>>,
+    state: Mutex<Inner<R>>,
     filled: Condvar,
+}
+
+struct Inner<R> {
+    state: State<R>,
+    /// The task awaiting the answer, if it is awaited.
+    waker: Option<std::task::Waker>,
 }
 
 /// The job's end: answers once, or marks the slot when dropped unanswered.
@@ -31,23 +39,30 @@ pub(crate) struct Answer<R>(Arc<Slot<R>>);
 /// A new slot's two ends.
 pub(crate) fn reply<R>() -> (Reply<R>, Answer<R>) {
     let slot = Arc::new(Slot {
-        state: Mutex::new(State::Waiting),
+        state: Mutex::new(Inner {
+            state: State::Waiting,
+            waker: None,
+        }),
         filled: Condvar::new(),
     });
     (Reply(Arc::clone(&slot)), Answer(slot))
 }
 
 impl<R> Slot<R> {
-    fn state(&self) -> MutexGuard<'_, State<R>> {
+    fn state(&self) -> MutexGuard<'_, Inner<R>> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn fill(&self, filled: State<R>) {
-        let mut state = self.state();
-        if matches!(*state, State::Waiting) {
-            *state = filled;
-            drop(state);
+        let mut inner = self.state();
+        if matches!(inner.state, State::Waiting) {
+            inner.state = filled;
+            let waker = inner.waker.take();
+            drop(inner);
             self.filled.notify_one();
+            if let Some(waker) = waker {
+                waker.wake();
+            }
         }
     }
 }
@@ -67,27 +82,31 @@ impl<R> Drop for Reply<R> {
     }
 }
 
+/// The answer once it came (`Ready(None)` if the job was dropped unanswered).
+fn take<R>(inner: &mut Inner<R>) -> Poll<Option<R>> {
+    match std::mem::replace(&mut inner.state, State::Dropped) {
+        State::Waiting => {
+            inner.state = State::Waiting;
+            Poll::Pending
+        }
+        State::Answered(answer) => Poll::Ready(Some(answer)),
+        State::Dropped => Poll::Ready(None),
+    }
+}
+
 impl<R> Answer<R> {
     /// Waits for the answer: `None` if the job was dropped unanswered.
     pub(crate) fn recv(self) -> Option<R> {
-        let take = |state: &mut State<R>| match std::mem::replace(state, State::Dropped) {
-            State::Waiting => {
-                *state = State::Waiting;
-                None
-            }
-            State::Answered(answer) => Some(Some(answer)),
-            State::Dropped => Some(None),
-        };
         let backoff = Backoff::new();
         while !backoff.is_completed() {
-            if let Some(answer) = take(&mut self.0.state()) {
+            if let Poll::Ready(answer) = take(&mut self.0.state()) {
                 return answer;
             }
             backoff.snooze();
         }
         let mut state = self.0.state();
         loop {
-            if let Some(answer) = take(&mut state) {
+            if let Poll::Ready(answer) = take(&mut state) {
                 return answer;
             }
             state = self
@@ -96,6 +115,27 @@ impl<R> Answer<R> {
                 .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
         }
+    }
+}
+
+/// Awaits the answer: `None` if the job was dropped unanswered.
+#[cfg(feature = "async")]
+impl<R> std::future::Future for Answer<R> {
+    type Output = Option<R>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Option<R>> {
+        let mut inner = self.0.state();
+        let answer = take(&mut inner);
+        if answer.is_pending() {
+            match &mut inner.waker {
+                Some(waker) => waker.clone_from(cx.waker()),
+                None => inner.waker = Some(cx.waker().clone()),
+            }
+        }
+        answer
     }
 }
 

@@ -273,7 +273,7 @@ impl<T: BackgroundThread> Handle<T> {
             .map_err(JoinTimeoutError::AlreadyJoined)
     }
 
-    fn take_exit(&self, report: ExitReport) -> Result<Exit<T>, ExitReport> {
+    pub(super) fn take_exit(&self, report: ExitReport) -> Result<Exit<T>, ExitReport> {
         self.control().mark_exit_taken();
         match self.shared().take_undelivered() {
             Some(undelivered) => Ok(Exit {

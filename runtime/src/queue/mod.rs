@@ -19,6 +19,8 @@
 
 mod array;
 mod list;
+#[cfg(feature = "async")]
+mod send_async;
 mod slot;
 mod waiters;
 

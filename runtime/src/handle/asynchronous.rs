@@ -1,0 +1,196 @@
+//! The `async` counterparts of the handles' waiting operations (the `async` feature):
+//! an async task awaits room in a bounded queue, the answer of a call, or the thread's
+//! exit, where a thread would block. They work on any executor: a waiting future
+//! leaves its task's waker with what it waits on, and is woken, never polled again in
+//! vain, when that changes.
+
+use std::future::poll_fn;
+use std::task::Poll;
+
+use super::reply::reply;
+use super::shared::{CallJob, CastJob, Message};
+use super::{Handle, Sender};
+use crate::context::Context;
+use crate::error::{refused_in, CallError, CastError, JoinError, SendError};
+use crate::exit::Exit;
+use crate::thread::BackgroundThread;
+
+impl<T: BackgroundThread> Sender<T> {
+    /// Queues a task, awaiting room while a bounded queue is full: [`send`](Self::send)
+    /// for async code, which must not block its executor's thread.
+    ///
+    /// Dropping the future before it resolves queues nothing; the task is dropped
+    /// with it. (Wrap it in your runtime's timeout to bound the wait.)
+    ///
+    /// # Errors
+    ///
+    /// Fails, handing the task back, once the thread is stopping or has ended.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use threadward::{background_thread, BackgroundThread, BoxError, Context};
+    /// # #[background_thread(capacity = 1)] #[derive(Default)] struct Log { lines: usize }
+    /// # impl BackgroundThread for Log {
+    /// #     type Task = String;
+    /// #     fn handle(&mut self, _: String, _: &Context) -> Result<(), BoxError> { self.lines += 1; Ok(()) }
+    /// # }
+    /// let log = Log::default().spawn()?;
+    /// let sender = log.sender();
+    /// let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    /// runtime.block_on(async {
+    ///     for line in ["a", "b", "c"] {
+    ///         // A full queue (capacity 1) suspends this task, not the executor's thread.
+    ///         sender.send_async(line.to_string()).await?;
+    ///     }
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })?;
+    /// log.stop();
+    /// assert_eq!(log.join()?.handled(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn send_async(&self, task: T::Task) -> Result<(), SendError<T::Task>> {
+        self.shared
+            .queue
+            .send_async(Message::Task(task))
+            .await
+            .map_err(|refused| {
+                SendError::new(refused.into_item().into_task(), self.shared.control.state())
+            })
+    }
+}
+
+impl<T: BackgroundThread> Handle<T> {
+    /// Queues a task, awaiting room while a bounded queue is full. See
+    /// [`Sender::send_async`].
+    ///
+    /// # Errors
+    ///
+    /// Fails, handing the task back, once the thread is stopping or has ended.
+    pub async fn send_async(&self, task: T::Task) -> Result<(), SendError<T::Task>> {
+        self.sender.send_async(task).await
+    }
+
+    /// Runs `f` on the thread, after the tasks queued before it, and resolves to its
+    /// value: [`call`](Self::call) for async code, awaiting room in a full bounded
+    /// queue and then the answer, without blocking the executor's thread.
+    ///
+    /// Dropping the future before the closure was queued queues nothing; dropping it
+    /// after does not unqueue it: the closure still runs and its value is dropped.
+    ///
+    /// # Errors
+    ///
+    /// As [`call`](Self::call): [`CallError::Closed`] (closure handed back) once the
+    /// thread is stopping or has ended; [`CallError::OwnThread`] (closure handed back)
+    /// from the thread itself; [`CallError::Ended`] if the thread ended before
+    /// answering.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use threadward::{background_thread, BackgroundThread, BoxError, Context};
+    /// # #[background_thread] #[derive(Default)] struct Counter { n: u64 }
+    /// # impl BackgroundThread for Counter {
+    /// #     type Task = u64;
+    /// #     fn handle(&mut self, n: u64, _: &Context) -> Result<(), BoxError> { self.n += n; Ok(()) }
+    /// # }
+    /// let counter = Counter::default().spawn()?;
+    /// counter.send(40)?;
+    /// let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    /// let n = runtime.block_on(counter.call_async(|counter, _ctx| counter.n + 2))?;
+    /// assert_eq!(n, 42);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn call_async<F, R>(&self, f: F) -> Result<R, CallError<F>>
+    where
+        F: FnOnce(&mut T, &Context) -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let shared = &self.sender.shared;
+        if shared.control.is_current() {
+            return Err(CallError::OwnThread(f));
+        }
+        let (reply, answer) = reply();
+        let job = Message::job(CallJob { f, reply });
+        if let Err(refused) = shared.queue.send_async(job).await {
+            return Err(CallError::Closed(
+                refused.into_item().into_job::<CallJob<F, R>>().f,
+                refused_in(shared.control.state()),
+            ));
+        }
+        // The job is dropped unanswered if the thread ends first, which ends the wait.
+        answer.await.ok_or(CallError::Ended)
+    }
+
+    /// Runs `f` on the thread, after the tasks queued before it, without waiting for it
+    /// to run; awaits room in a full bounded queue. [`cast`](Self::cast) for async
+    /// code.
+    ///
+    /// # Errors
+    ///
+    /// [`CastError::Closed`] once the thread is stopping or has ended;
+    /// [`CastError::Full`] when cast from the thread itself to its own full queue. Both
+    /// hand the closure back.
+    pub async fn cast_async<F>(&self, f: F) -> Result<(), CastError<F>>
+    where
+        F: FnOnce(&mut T, &Context) + Send + 'static,
+    {
+        let shared = &self.sender.shared;
+        if shared.control.is_current() {
+            // Awaiting room on the thread itself could never end: as `cast` does.
+            return self.cast(f);
+        }
+        match shared.queue.send_async(Message::job(CastJob(f))).await {
+            Ok(()) => Ok(()),
+            Err(refused) => Err(CastError::Closed(
+                refused.into_item().into_job::<CastJob<F>>().0,
+                refused_in(shared.control.state()),
+            )),
+        }
+    }
+
+    /// Resolves once the thread has ended, to its [`Exit`]: [`join`](Self::join) for
+    /// async code. Like `join`, it does not stop the thread.
+    ///
+    /// When it resolves, `shutdown` has run, the thread's value has been dropped and
+    /// the OS thread has exited. (The thread publishes its exit as its last act; only
+    /// its thread-local destructors can still be running then, and those are waited
+    /// for in place.)
+    ///
+    /// # Errors
+    ///
+    /// As [`join`](Self::join): [`JoinError::OwnThread`] from the thread itself;
+    /// [`JoinError::AlreadyJoined`] (with the report) when another join already took
+    /// the exit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use threadward::{background_thread, BackgroundThread, BoxError, Context, Outcome};
+    /// # #[background_thread] #[derive(Default)] struct Worker;
+    /// # impl BackgroundThread for Worker {
+    /// #     type Task = ();
+    /// #     fn handle(&mut self, (): (), _: &Context) -> Result<(), BoxError> { Ok(()) }
+    /// # }
+    /// let worker = Worker.spawn()?;
+    /// worker.send(())?;
+    /// worker.stop();
+    /// let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    /// let exit = runtime.block_on(worker.join_async())?;
+    /// assert!(matches!(exit.outcome(), Outcome::Stopped));
+    /// assert_eq!(exit.handled(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn join_async(&self) -> Result<Exit<T>, JoinError> {
+        let control = &self.sender.shared.control;
+        if control.is_current() {
+            return Err(JoinError::OwnThread);
+        }
+        let report = poll_fn(|cx| match control.poll_exit(cx.waker()) {
+            Some(report) => Poll::Ready(report),
+            None => Poll::Pending,
+        })
+        .await;
+        self.take_exit(report).map_err(JoinError::AlreadyJoined)
+    }
+}
