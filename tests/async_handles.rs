@@ -139,7 +139,11 @@ fn a_send_async_dropped_while_it_waits_queues_nothing() {
     std::thread::spawn(move || while gate.send_timeout((), BOUND).is_ok() {});
     thread.stop();
     let exit = thread.join_timeout(BOUND).unwrap();
-    assert_eq!(exit.handled(), 2, "the dropped send's task was never queued");
+    assert_eq!(
+        exit.handled(),
+        2,
+        "the dropped send's task was never queued"
+    );
 }
 
 #[background_thread]
@@ -165,7 +169,10 @@ fn call_async_resolves_to_the_closures_value_after_the_tasks_before_it() {
     let entries = within(ledger.call_async(|ledger, _ctx| ledger.entries.clone()));
     assert_eq!(entries.unwrap(), [1, 2]);
     within(ledger.cast_async(|ledger, _ctx| ledger.entries.push(3))).unwrap();
-    assert_eq!(within(ledger.call_async(|l, _| l.entries.len())).unwrap(), 3);
+    assert_eq!(
+        within(ledger.call_async(|l, _| l.entries.len())).unwrap(),
+        3
+    );
     ledger.stop();
     ledger.join_timeout(BOUND).unwrap();
 }
@@ -182,7 +189,8 @@ fn call_async_and_cast_async_hand_the_closure_back_once_the_thread_stopped() {
             assert_eq!(Arc::strong_count(&marker), 2, "handed back, not dropped");
             drop(closure);
         }
-        other => panic!("expected Closed, got {:?}", other.map(|()| ())),
+        Ok(()) => panic!("expected Closed, got Ok"),
+        Err(other) => panic!("expected Closed, got {other:?}"),
     }
     assert!(matches!(
         within(ledger.cast_async(|_, _| ())),
@@ -225,22 +233,32 @@ fn a_call_async_dropped_after_queuing_still_runs_its_closure() {
     let ran = Arc::new(AtomicBool::new(false));
     let in_closure = Arc::clone(&ran);
     within(async {
-        let mut call = pin!(thread.call_async(move |_, _| in_closure.store(true, Ordering::SeqCst)));
+        let mut call =
+            pin!(thread.call_async(move |_, _| in_closure.store(true, Ordering::SeqCst)));
         let waited = tokio::time::timeout(Duration::from_millis(5), &mut call).await;
-        assert!(waited.is_err(), "the queue is full: the call waits for room");
+        assert!(
+            waited.is_err(),
+            "the queue is full: the call waits for room"
+        );
         gate.send_timeout((), BOUND).unwrap(); // task 0 done; task 1 taken: room
         assert_eq!(started.recv_timeout(BOUND).unwrap(), 0);
         assert_eq!(started.recv_timeout(BOUND).unwrap(), 1);
         // Polled until the closure is queued (behind nothing: task 1 is being handled).
         while thread.info().queue_depth == 0 {
             let waited = tokio::time::timeout(Duration::from_millis(1), &mut call).await;
-            assert!(waited.is_err(), "answered while task 1 still holds the thread");
+            assert!(
+                waited.is_err(),
+                "answered while task 1 still holds the thread"
+            );
         }
     }); // dropped here, awaiting the answer
     std::thread::spawn(move || while gate.send_timeout((), BOUND).is_ok() {});
     thread.stop();
     thread.join_timeout(BOUND).unwrap();
-    assert!(ran.load(Ordering::SeqCst), "a queued call runs even if nobody awaits it");
+    assert!(
+        ran.load(Ordering::SeqCst),
+        "a queued call runs even if nobody awaits it"
+    );
 }
 
 #[test]
@@ -290,7 +308,10 @@ fn the_futures_need_no_runtime() {
     });
     futures_block_on(thread.send_async(2)).unwrap();
     // Tasks 0, 1 and 2 come before the call.
-    assert_eq!(futures_block_on(thread.call_async(|t, _| t.handled.len())).unwrap(), 3);
+    assert_eq!(
+        futures_block_on(thread.call_async(|t, _| t.handled.len())).unwrap(),
+        3
+    );
     thread.stop();
     let exit = futures_block_on(thread.join_async()).unwrap();
     assert_eq!(exit.handled(), 3);

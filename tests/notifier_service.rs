@@ -4,131 +4,12 @@
 //! accepted id must appear delivered exactly once in the service's own log lines.
 //! A second run with slow delivery fills the bounded queue and checks the 503s.
 
-use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+mod service;
+
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
 
-const BOUND: Duration = Duration::from_secs(60);
-
-/// Builds the example (a no-op when fresh) and returns its path.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps/<test>");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut build = Command::new(cargo);
-    build.args(["build", "--quiet", "--example", name]);
-    if profile_dir.ends_with("release") {
-        build.arg("--release");
-    }
-    assert!(
-        build.status().expect("run cargo build").success(),
-        "building `{name}` failed"
-    );
-    profile_dir.join("examples").join(name)
-}
-
-/// The running service; killed if the test fails first.
-struct Service {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    log: Vec<String>,
-    url: String,
-}
-
-impl Service {
-    fn start(delivery_ms: u64) -> Self {
-        let mut child = Command::new(example("notifier"))
-            .args(["--port", "0"])
-            .env("NOTIFIER_DELIVERY_MS", delivery_ms.to_string())
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the notifier");
-        let stdout = child.stdout.take().expect("piped");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut service = Self {
-            child,
-            lines,
-            log: Vec::new(),
-            url: String::new(),
-        };
-        let deadline = Instant::now() + BOUND;
-        while service.url.is_empty() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = service
-                .lines
-                .recv_timeout(left)
-                .unwrap_or_else(|_| panic!("never listened: {:#?}", service.log));
-            if let Some(rest) = line.strip_prefix("listening on ") {
-                rest.split(';')
-                    .next()
-                    .unwrap_or_default()
-                    .clone_into(&mut service.url);
-            }
-            service.log.push(line);
-        }
-        service
-    }
-
-    fn post(&self, body: &str) -> (u16, String) {
-        post(&self.url, body)
-    }
-
-    fn stop(&mut self, signal: &str) -> i32 {
-        let status = Command::new("kill")
-            .args([format!("-{signal}"), self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success());
-        let asked = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("poll") {
-                break status;
-            }
-            assert!(
-                asked.elapsed() < BOUND,
-                "did not exit; log: {:#?}",
-                self.log
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(10)) {
-            self.log.push(line);
-        }
-        status.code().unwrap_or(-1)
-    }
-
-    /// Ids the service logged as delivered.
-    fn delivered(&self) -> Vec<u64> {
-        self.log
-            .iter()
-            .filter_map(|line| line.split("sent notification #").nth(1))
-            .map(|rest| rest.split_whitespace().next().unwrap().parse().unwrap())
-            .collect()
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use service::Service;
 
 /// `curl`, returning (status, headers and body).
 fn curl(args: &[&str]) -> (u16, String) {
@@ -166,22 +47,9 @@ fn accepted_id(response: &str) -> u64 {
     value["id"].as_u64().expect("an id")
 }
 
-fn assert_delivered_exactly_once(service: &Service, accepted: &[u64]) {
-    let delivered = service.delivered();
-    let mut seen = HashSet::new();
-    for id in &delivered {
-        assert!(seen.insert(*id), "notification #{id} delivered twice");
-    }
-    let accepted: HashSet<u64> = accepted.iter().copied().collect();
-    assert_eq!(
-        seen, accepted,
-        "every accepted notification is delivered, once"
-    );
-}
-
 #[test]
 fn the_service_accepts_rejects_reports_and_stops_without_losing_a_task() {
-    let mut service = Service::start(1);
+    let mut service = Service::start(1, &[]);
 
     let accepted: Vec<u64> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..4)
@@ -197,7 +65,10 @@ fn the_service_accepts_rejects_reports_and_stops_without_losing_a_task() {
                         match status {
                             202 => ids.push(accepted_id(&response)),
                             // A full queue is backpressure, not an error: nothing accepted.
-                            503 => assert!(response.contains("Retry-After: 1"), "{response}"),
+                            503 => assert!(
+                                response.to_ascii_lowercase().contains("retry-after: 1"),
+                                "{response}"
+                            ),
                             other => panic!("unexpected {other}: {response}"),
                         }
                     }
@@ -216,16 +87,16 @@ fn the_service_accepts_rejects_reports_and_stops_without_losing_a_task() {
         accepted.len()
     );
 
-    let (status, body) = service.post("{not json");
+    let (status, body) = post(&service.url, "{not json");
     assert_eq!(status, 400, "{body}");
     assert!(body.contains(r#""error""#), "a JSON error body: {body}");
-    let (status, _) = service.post(r#"{"recipient": "x"}"#);
+    let (status, _) = post(&service.url, r#"{"recipient": "x"}"#);
     assert_eq!(status, 400, "a missing field is malformed too");
     let big = format!(
         r#"{{"recipient": "x", "text": "{}"}}"#,
         "a".repeat(70 * 1024)
     );
-    assert_eq!(service.post(&big).0, 413);
+    assert_eq!(post(&service.url, &big).0, 413);
     assert_eq!(curl(&[&format!("{}/task", service.url)]).0, 405);
     assert_eq!(
         curl(&["-X", "DELETE", &format!("{}/threads", service.url)]).0,
@@ -260,7 +131,7 @@ fn the_service_accepts_rejects_reports_and_stops_without_losing_a_task() {
 
     let code = service.stop("TERM");
     assert_eq!(code, 0, "log: {:#?}", service.log);
-    assert_delivered_exactly_once(&service, &accepted);
+    service.assert_delivered_exactly_once(&accepted);
     assert!(service
         .log
         .iter()
@@ -279,7 +150,7 @@ fn a_full_queue_answers_503_with_retry_after_and_sigint_drains_it() {
     // Deliveries take 50 ms; eight clients post until one is refused (bounded), so the
     // queue of 64 overflows however slowly a loaded machine runs the clients.
     const MAX_POSTS: usize = 2_000;
-    let mut service = Service::start(50);
+    let mut service = Service::start(50, &[]);
     let posted = AtomicUsize::new(0);
     let refused_seen = AtomicBool::new(false);
     let (accepted, refused) = std::thread::scope(|scope| {
@@ -296,7 +167,10 @@ fn a_full_queue_answers_503_with_retry_after_and_sigint_drains_it() {
                         match status {
                             202 => ids.push(accepted_id(&response)),
                             503 => {
-                                assert!(response.contains("Retry-After: 1"), "{response}");
+                                assert!(
+                                    response.to_ascii_lowercase().contains("retry-after: 1"),
+                                    "{response}"
+                                );
                                 assert!(response.contains("queue full"), "{response}");
                                 full += 1;
                                 refused_seen.store(true, Ordering::SeqCst);
@@ -327,5 +201,5 @@ fn a_full_queue_answers_503_with_retry_after_and_sigint_drains_it() {
     );
     let code = service.stop("INT");
     assert_eq!(code, 0, "log: {:#?}", service.log);
-    assert_delivered_exactly_once(&service, &accepted);
+    service.assert_delivered_exactly_once(&accepted);
 }

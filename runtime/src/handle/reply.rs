@@ -123,10 +123,7 @@ impl<R> Answer<R> {
 impl<R> std::future::Future for Answer<R> {
     type Output = Option<R>;
 
-    fn poll(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> Poll<Option<R>> {
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Option<R>> {
         let mut inner = self.0.state();
         let answer = take(&mut inner);
         if answer.is_pending() {

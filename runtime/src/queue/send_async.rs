@@ -55,7 +55,11 @@ impl<M: Item> Future for SendAsync<'_, M> {
             }
             outcome => outcome,
         };
-        match this.queue.senders.poll_wait(&mut this.place, cx.waker(), attempt) {
+        match this
+            .queue
+            .senders
+            .poll_wait(&mut this.place, cx.waker(), attempt)
+        {
             Poll::Ready(Ok(())) => {
                 this.queue.receiver.notify();
                 Poll::Ready(Ok(()))
@@ -130,7 +134,10 @@ mod tests {
         assert!(matches!(poll(&mut second, &waker), Poll::Ready(Ok(()))));
         drop(second);
         assert_eq!(inbox.next(|| ()), Some(2));
-        assert_eq!((queue.senders.tasks_waiting(), queue.senders.asleep()), (0, 0));
+        assert_eq!(
+            (queue.senders.tasks_waiting(), queue.senders.asleep()),
+            (0, 0)
+        );
     }
 
     #[test]
@@ -147,8 +154,14 @@ mod tests {
         assert!(first_flag.woken(), "the first in line is woken");
         assert!(!second_flag.woken(), "one room, one wake-up");
         drop(first); // cancelled, as by a timeout, before it used the room
-        assert!(second_flag.woken(), "the unused wake-up went to the next task");
-        assert!(matches!(poll(&mut second, &second_waker), Poll::Ready(Ok(()))));
+        assert!(
+            second_flag.woken(),
+            "the unused wake-up went to the next task"
+        );
+        assert!(matches!(
+            poll(&mut second, &second_waker),
+            Poll::Ready(Ok(()))
+        ));
         assert_eq!(inbox.next(|| ()), Some(3));
     }
 
@@ -160,7 +173,10 @@ mod tests {
         let mut waiting = queue.send_async(2);
         assert!(poll(&mut waiting, &waker).is_pending());
         drop(waiting);
-        assert_eq!((queue.senders.tasks_waiting(), queue.senders.asleep()), (0, 0));
+        assert_eq!(
+            (queue.senders.tasks_waiting(), queue.senders.asleep()),
+            (0, 0)
+        );
         assert_eq!(inbox.next(|| ()), Some(1));
         assert!(!flag.woken());
         assert_eq!(queue.len(), 0, "the dropped send queued nothing");
@@ -197,7 +213,10 @@ mod tests {
         };
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         while queue.senders.asleep() == 0 {
-            assert!(std::time::Instant::now() < deadline, "the sender never slept");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the sender never slept"
+            );
             std::thread::yield_now();
         }
         // Two rooms made, one at a time: each waiter gets one, whichever goes first.
@@ -206,7 +225,10 @@ mod tests {
             if flag.woken() {
                 assert!(matches!(poll(&mut task, &waker), Poll::Ready(Ok(()))));
             }
-            assert!(std::time::Instant::now() < deadline, "a waiter was never woken");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "a waiter was never woken"
+            );
             if queue.len() > 0 {
                 received.push(inbox.next(|| ()).unwrap());
             } else {

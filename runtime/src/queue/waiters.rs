@@ -130,12 +130,9 @@ impl Waiters {
         ready: impl FnOnce() -> Option<R>,
     ) -> std::task::Poll<R> {
         let mut tasks = self.tasks();
-        let listed = place.key.and_then(|key| {
-            tasks
-                .waiting
-                .iter_mut()
-                .find(|(listed, _)| *listed == key)
-        });
+        let listed = place
+            .key
+            .and_then(|key| tasks.waiting.iter_mut().find(|(listed, _)| *listed == key));
         if let Some((_, listed)) = listed {
             listed.clone_from(waker);
         } else {

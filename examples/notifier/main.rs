@@ -1,0 +1,133 @@
+//! The notification service: an HTTP server hosted in a managed background thread
+//! queues notifications to a `Notifier` background thread, which delivers them.
+//!
+//! ```text
+//! cargo run --example notifier                 # listens on 127.0.0.1:8080
+//! cargo run --example notifier -- --port 9000  # or PORT=9000
+//! curl -X POST localhost:8080/task -d '{"recipient": "ada@example.com", "text": "hello"}'
+//! curl localhost:8080/threads
+//! ```
+//!
+//! - `POST /task` with the JSON object `{"recipient": "...", "text": "..."}` → `202
+//!   {"id": N}`. Anything else is refused, and never delivered: malformed JSON, another
+//!   shape or missing fields → 400; a body over 64 KiB (declared or sent) → 413; a body
+//!   not complete within the timeout → 408; the queue (64) still full after
+//!   `NOTIFIER_QUEUE_WAIT_MS` (default 100) → 503 with `Retry-After`; once the shutdown
+//!   began → 503.
+//! - `GET /threads`: the registry as JSON; `GET /stats`: how many notifications were
+//!   accepted, wait for room, are queued and were delivered; `GET /recent`: the ids of
+//!   the latest deliveries (asked of the notifier's thread by a call); `GET /healthz`: `{"status": "ok"}` (503
+//!   while draining). `HEAD` works where `GET` does; query strings are ignored; other
+//!   methods → 405 with `Allow`; other paths → 404.
+//! - Hardened for the open internet: at most `NOTIFIER_MAX_CONNECTIONS` (default 1024)
+//!   connections, beyond which a client gets 503 and is closed; a client has
+//!   `NOTIFIER_TIMEOUT_MS` (default 10,000) to send a request's headers, then its body,
+//!   and to take each answer, and an idle keep-alive connection is closed after it;
+//!   running out of file descriptors is logged, and accepting resumes as connections
+//!   close. Slow clients hold only their own connection: every connection is a task on
+//!   the server thread's async runtime, not a thread.
+//! - `NOTIFIER_DELIVERY_MS` sets how long a delivery takes (default 1 ms), to watch the
+//!   backpressure.
+//! - Ctrl-C or SIGTERM: the server stops accepting first (it started last), answers the
+//!   requests it has read, closes idle connections, and ends within `NOTIFIER_DRAIN_MS`
+//!   (default 5,000); then the notifier delivers every accepted notification, the
+//!   shutdown report is printed and the process exits with its code (0 when everything
+//!   stopped cleanly).
+//!
+//! Logs go through `tracing` to stdout; `RUST_LOG` sets the level (`info` by default).
+//! Text from clients is logged escaped (`?` formatting), so it cannot forge log lines.
+
+mod http;
+mod notifier;
+mod routes;
+
+use std::time::Duration;
+
+use threadward::Shutdown;
+
+use crate::http::HttpServer;
+use crate::notifier::Notifier;
+
+/// What the HTTP front is allowed: the service's knobs, read once at start.
+#[derive(Debug, Clone)]
+struct Config {
+    port: u16,
+    /// How long a client may take to send headers or a body, or to take an answer;
+    /// also how long an idle keep-alive connection stays open.
+    timeout: Duration,
+    max_connections: usize,
+    /// How long a post waits for room in the notifier's full queue before its 503.
+    queue_wait: Duration,
+    /// How long the server drains its connections once stopped.
+    drain: Duration,
+}
+
+impl Config {
+    /// `--port N`, else `PORT`, else 8080; the rest from `NOTIFIER_…` variables.
+    fn from_env() -> Result<Self, String> {
+        let mut args = std::env::args().skip(1);
+        let mut port = None;
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--port" => {
+                    let value = args.next().ok_or("--port needs a number")?;
+                    port = Some(value.parse().map_err(|e| format!("--port {value}: {e}"))?);
+                }
+                other => return Err(format!("unknown argument `{other}` (try --port N)")),
+            }
+        }
+        let port = match port {
+            Some(port) => port,
+            None => number("PORT", 8080)?,
+        };
+        let millis = |name, default| number(name, default).map(Duration::from_millis);
+        Ok(Self {
+            port,
+            timeout: millis("NOTIFIER_TIMEOUT_MS", 10_000)?,
+            max_connections: number("NOTIFIER_MAX_CONNECTIONS", 1024)?,
+            queue_wait: millis("NOTIFIER_QUEUE_WAIT_MS", 100)?,
+            drain: millis("NOTIFIER_DRAIN_MS", 5_000)?,
+        })
+    }
+}
+
+/// The variable `name` as a number, `default` when unset; an error names it.
+fn number<N: std::str::FromStr>(name: &str, default: N) -> Result<N, String>
+where
+    N::Err: std::fmt::Display,
+{
+    match std::env::var(name) {
+        Ok(value) => value.parse().map_err(|e| format!("{name}={value:?}: {e}")),
+        Err(_) => Ok(default),
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let level = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|level| level.parse().ok())
+        .unwrap_or(tracing_subscriber::filter::LevelFilter::INFO);
+    tracing_subscriber::fmt().with_max_level(level).init();
+    let config = Config::from_env()?;
+
+    // Created by name through the factory, as a configuration file would name it.
+    let notifier = threadward::create("notification")?
+        .downcast::<Notifier>()
+        .map_err(|_| "`notification` is not a Notifier")?;
+    // Started after the notifier, so a shutdown stops it first. Its `startup` binds.
+    let http = HttpServer::new(config, notifier.clone()).spawn()?;
+    let address = http.call(|server, _ctx| server.address())??;
+    http.send(())?;
+    println!("listening on http://{address}; press Ctrl-C to stop");
+
+    let report = Shutdown::on_signals()
+        .grace(Duration::from_secs(10))
+        .halt_grace(Duration::from_secs(5))
+        .wait()?;
+    let exit = notifier.join()?;
+    for notification in exit.undelivered() {
+        println!("returned notification #{}", notification.id);
+    }
+    print!("{report}");
+    std::process::exit(report.exit_code());
+}
