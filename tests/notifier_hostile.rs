@@ -14,12 +14,12 @@ use std::time::{Duration, Instant};
 use service::client::Client;
 use service::Service;
 
-/// How long a client may wait for what the service's timeout (1 s in these runs)
+/// How long a client may wait for what the service's timeout (2 s in these runs)
 /// promises: the timeout, and slack for a loaded machine.
-const CUT_WITHIN: Duration = Duration::from_secs(6);
+const CUT_WITHIN: Duration = Duration::from_secs(8);
 
 fn hardened(extra: &[(&str, &str)]) -> Service {
-    let mut env = vec![("NOTIFIER_TIMEOUT_MS", "1000")];
+    let mut env = vec![("NOTIFIER_TIMEOUT_MS", "2000")];
     env.extend_from_slice(extra);
     Service::start(1, &env)
 }
@@ -89,7 +89,7 @@ fn hostile_clients_are_refused_or_cut_off_and_the_service_carries_on() {
 fn huge_lengths(service: &Service) {
     // A declared length over the limit: 413 before anything is read or allocated.
     let mut huge = sent(
-        &service,
+        service,
         b"POST /task HTTP/1.1\r\nhost: t\r\ncontent-length: 100000000000\r\n\r\n{",
     );
     assert_eq!(huge.answer(false).expect("an answer").status, 413);
@@ -153,10 +153,7 @@ fn slow_clients(service: &Service) {
         started.elapsed()
     );
     let trickled = trickle.join().expect("the trickling client");
-    assert!(
-        trickled < Duration::from_secs(5),
-        "a trickle held on for {trickled:?}"
-    );
+    assert!(trickled < CUT_WITHIN, "a trickle held on for {trickled:?}");
 }
 
 fn protocol_edges(service: &Service) {
@@ -169,7 +166,7 @@ fn protocol_edges(service: &Service) {
 
     // Pipelined requests are answered in order, on one connection.
     let mut pipelined = sent(
-        &service,
+        service,
         b"GET /healthz HTTP/1.1\r\nhost: t\r\n\r\nGET /nope HTTP/1.1\r\nhost: t\r\n\r\nHEAD /healthz HTTP/1.1\r\nhost: t\r\n\r\n",
     );
     let statuses: Vec<u16> = [false, false, true]
@@ -242,7 +239,7 @@ fn idle_flood(service: &Service, before: (usize, usize, u64)) -> (usize, usize, 
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut during = service.resources();
     // Held at once (all but a few: on a loaded machine the first may already be past
-    // the 1 s timeout, and the baseline may count a warm-up connection since closed).
+    // the 2 s timeout, and the baseline may count a warm-up connection since closed).
     while during.1 < before.1 + 450 {
         assert!(
             Instant::now() < deadline,

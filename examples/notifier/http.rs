@@ -19,7 +19,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use threadward::{background_thread, BackgroundThread, BoxError, Context, Handle};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::runtime::Runtime;
 use tokio::sync::{watch, Semaphore};
 
@@ -64,7 +64,7 @@ impl BackgroundThread for HttpServer {
             .build()?;
         let address = SocketAddr::from((Ipv4Addr::LOCALHOST, self.config.port));
         let listener = runtime
-            .block_on(TcpListener::bind(address))
+            .block_on(async { listen(address) })
             .map_err(|error| format!("could not listen on {address}: {error}"))?;
         self.address = Some(listener.local_addr()?);
         let (stopping, stop) = watch::channel(false);
@@ -90,6 +90,15 @@ impl BackgroundThread for HttpServer {
         // Connections the drain left open are dropped (closed) with the runtime.
         Ok(())
     }
+}
+
+/// A listener whose backlog holds a burst of a thousand connections (the default of
+/// 128 makes the 129th client of a burst wait a second for its SYN to be sent again).
+fn listen(address: SocketAddr) -> io::Result<TcpListener> {
+    let socket = TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(1024)
 }
 
 /// Accepts until stopped, then drains: no new connections, the requests already read
