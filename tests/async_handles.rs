@@ -285,6 +285,64 @@ fn join_async_resolves_when_the_thread_ends_and_only_once() {
     ));
 }
 
+/// A waker that records that it was woken: with it, a test polls a future only once it
+/// was woken, so a lost wake-up fails the test (an executor's spurious polls would
+/// hide it).
+#[derive(Default)]
+struct Flag(AtomicBool);
+
+impl Wake for Flag {
+    fn wake(self: Arc<Self>) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Polls `future` once now, then only after its waker was called (waiting for that
+/// within the bound), until it resolves.
+fn poll_only_when_woken<F: Future>(future: F, between: impl FnOnce()) -> F::Output {
+    let flag = Arc::new(Flag::default());
+    let waker = Waker::from(Arc::clone(&flag));
+    let mut cx = TaskContext::from_waker(&waker);
+    let mut future = pin!(future);
+    assert!(
+        future.as_mut().poll(&mut cx).is_pending(),
+        "resolved before it had to wait"
+    );
+    between();
+    let deadline = std::time::Instant::now() + BOUND;
+    loop {
+        while !flag.0.swap(false, Ordering::SeqCst) {
+            assert!(std::time::Instant::now() < deadline, "never woken");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+    }
+}
+
+#[test]
+fn each_future_is_woken_when_what_it_waits_for_happens() {
+    // Room: the queue is full until the gate lets task 0 through.
+    let (thread, gate, started) = full_and_started();
+    let room = poll_only_when_woken(thread.send_async(2), || {
+        gate.send_timeout((), BOUND).unwrap();
+    });
+    assert!(room.is_ok());
+    // The answer: the call waits behind task 1, held at the gate.
+    assert_eq!(started.recv_timeout(BOUND).unwrap(), 0);
+    assert_eq!(started.recv_timeout(BOUND).unwrap(), 1);
+    let answer = poll_only_when_woken(thread.call_async(|t, _| t.handled.len()), || {
+        for _ in 0..2 {
+            gate.send_timeout((), BOUND).unwrap(); // tasks 1 and 2
+        }
+    });
+    assert_eq!(answer.unwrap(), 3);
+    // The exit: the thread runs until stopped.
+    let exit = poll_only_when_woken(thread.join_async(), || thread.stop());
+    assert_eq!(exit.unwrap().handled(), 3);
+}
+
 #[test]
 fn the_futures_can_move_between_threads() {
     fn assert_send<F: Future + Send>(_: &F) {}
