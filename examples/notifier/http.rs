@@ -11,17 +11,17 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use threadward::{background_thread, BackgroundThread, BoxError, Context, Handle};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::runtime::Runtime;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::notifier::Notifier;
 use crate::routes::{respond, Front};
@@ -113,7 +113,10 @@ async fn serve(listener: TcpListener, front: Arc<Front>, config: &Config) {
     // keep-alive connection, is closed after it.
     http.timer(TokioTimer::new())
         .header_read_timeout(config.timeout);
-    let mut starved = false;
+    // Beyond the bound, a few connections at a time are told 503 properly (their
+    // request read, so that closing does not reset the answer away); the rest closed.
+    let refusals = Arc::new(Semaphore::new(64));
+    let mut starved = Starved::default();
     loop {
         let accepted = tokio::select! {
             _ = stop.wait_for(|stopping| *stopping) => break,
@@ -122,10 +125,7 @@ async fn serve(listener: TcpListener, front: Arc<Front>, config: &Config) {
         let stream = match accepted {
             Ok((stream, _peer)) => stream,
             Err(error) if out_of_resources(&error) => {
-                if !starved {
-                    tracing::warn!(%error, "cannot accept connections; retrying as others close");
-                    starved = true;
-                }
+                starved.failed(&error);
                 // The pending connection stays in the backlog; try again shortly.
                 tokio::select! {
                     _ = stop.wait_for(|stopping| *stopping) => break,
@@ -137,11 +137,11 @@ async fn serve(listener: TcpListener, front: Arc<Front>, config: &Config) {
                 continue;
             }
         };
-        if std::mem::take(&mut starved) {
-            tracing::info!("accepting connections again");
-        }
+        starved.accepted();
         let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
-            refuse_busy(&stream);
+            if let Ok(refusal) = Arc::clone(&refusals).try_acquire_owned() {
+                tokio::spawn(refuse_busy(stream, refusal));
+            }
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -179,13 +179,58 @@ fn out_of_resources(error: &io::Error) -> bool {
     matches!(error.raw_os_error(), Some(24 | 23 | 105 | 12))
 }
 
-/// Answers a connection beyond the bound with 503 and closes it, without a task: one
-/// non-blocking write into the fresh socket's empty buffer.
-fn refuse_busy(stream: &TcpStream) {
-    const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
-retry-after: 1\r\nconnection: close\r\ncontent-length: 34\r\n\r\n{\"error\": \"too many connections\"}";
-    let _ = stream.try_write(BUSY);
+/// Answers a connection beyond the bound with 503 and closes it: writes the answer,
+/// ends its side, and reads what the client sent (for at most a second) so that the
+/// close does not reset the answer away.
+async fn refuse_busy(mut stream: TcpStream, refusal: OwnedSemaphorePermit) {
+    const BODY: &str = r#"{"error":"too many connections"}"#;
+    let busy = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+         retry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{BODY}",
+        BODY.len()
+    );
+    let answered = async {
+        stream.write_all(busy.as_bytes()).await?;
+        stream.shutdown().await?;
+        let mut sink = [0; 1024];
+        while stream.read(&mut sink).await? != 0 {}
+        Ok::<(), io::Error>(())
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), answered).await;
     tracing::debug!("refused a connection over the bound");
+    drop(refusal);
+}
+
+/// Whether `accept` is failing for want of resources, with its log lines rate-limited:
+/// a client must not be able to fill the log by opening connections.
+#[derive(Default)]
+struct Starved {
+    now: bool,
+    warned: Option<Instant>,
+    recovered: Option<Instant>,
+}
+
+impl Starved {
+    const QUIET: Duration = Duration::from_secs(10);
+
+    fn failed(&mut self, error: &io::Error) {
+        self.now = true;
+        if self.warned.map_or(true, |at| at.elapsed() >= Self::QUIET) {
+            tracing::warn!(%error, "cannot accept connections; retrying as others close");
+            self.warned = Some(Instant::now());
+        }
+    }
+
+    fn accepted(&mut self) {
+        if std::mem::take(&mut self.now)
+            && self
+                .recovered
+                .map_or(true, |at| at.elapsed() >= Self::QUIET)
+        {
+            tracing::info!("accepting connections again");
+            self.recovered = Some(Instant::now());
+        }
+    }
 }
 
 /// A stream whose writes fail once they have made no progress for `limit`: a client

@@ -32,7 +32,8 @@
 //!   requests it has read, closes idle connections, and ends within `NOTIFIER_DRAIN_MS`
 //!   (default 5,000); then the notifier delivers every accepted notification, the
 //!   shutdown report is printed and the process exits with its code (0 when everything
-//!   stopped cleanly).
+//!   stopped cleanly). The shutdown's grace is the drain plus a full queue's deliveries
+//!   plus 5 s, so that a client told 202 is never let down by the grace running out.
 //!
 //! Logs go through `tracing` to stdout; `RUST_LOG` sets the level (`info` by default).
 //! Text from clients is logged escaped (`?` formatting), so it cannot forge log lines.
@@ -43,7 +44,7 @@ mod routes;
 
 use std::time::Duration;
 
-use threadward::Shutdown;
+use threadward::{Declared, Shutdown};
 
 use crate::http::HttpServer;
 use crate::notifier::Notifier;
@@ -60,6 +61,8 @@ struct Config {
     queue_wait: Duration,
     /// How long the server drains its connections once stopped.
     drain: Duration,
+    /// How long one delivery takes: with the drain, it sets the shutdown's grace.
+    delivery: Duration,
 }
 
 impl Config {
@@ -81,13 +84,36 @@ impl Config {
             None => number("PORT", 8080)?,
         };
         let millis = |name, default| number(name, default).map(Duration::from_millis);
-        Ok(Self {
+        let config = Self {
             port,
             timeout: millis("NOTIFIER_TIMEOUT_MS", 10_000)?,
             max_connections: number("NOTIFIER_MAX_CONNECTIONS", 1024)?,
             queue_wait: millis("NOTIFIER_QUEUE_WAIT_MS", 100)?,
             drain: millis("NOTIFIER_DRAIN_MS", 5_000)?,
-        })
+            delivery: millis("NOTIFIER_DELIVERY_MS", 1)?,
+        };
+        if config.timeout.is_zero() {
+            return Err("NOTIFIER_TIMEOUT_MS must be at least 1".into());
+        }
+        if !(1..=tokio::sync::Semaphore::MAX_PERMITS).contains(&config.max_connections) {
+            return Err(format!(
+                "NOTIFIER_MAX_CONNECTIONS must be from 1 to {}",
+                tokio::sync::Semaphore::MAX_PERMITS
+            ));
+        }
+        Ok(config)
+    }
+
+    /// The shutdown's grace: the drain, then a full queue's deliveries, and slack. Every
+    /// notification a client was told 202 for is delivered within it.
+    fn grace(&self) -> Duration {
+        let queue = Notifier::CAPACITY.unwrap_or(1);
+        let deliveries = self
+            .delivery
+            .saturating_mul(u32::try_from(queue).unwrap_or(u32::MAX));
+        self.drain
+            .saturating_add(deliveries)
+            .saturating_add(Duration::from_secs(5))
     }
 }
 
@@ -109,6 +135,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or(tracing_subscriber::filter::LevelFilter::INFO);
     tracing_subscriber::fmt().with_max_level(level).init();
     let config = Config::from_env()?;
+    let grace = config.grace();
 
     // Created by name through the factory, as a configuration file would name it.
     let notifier = threadward::create("notification")?
@@ -121,7 +148,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("listening on http://{address}; press Ctrl-C to stop");
 
     let report = Shutdown::on_signals()
-        .grace(Duration::from_secs(10))
+        .grace(grace)
         .halt_grace(Duration::from_secs(5))
         .wait()?;
     let exit = notifier.join()?;

@@ -29,6 +29,8 @@ pub(crate) struct Notifier {
 }
 
 impl Notifier {
+    /// The factory: created by name, configured from the environment (`main` has
+    /// already refused an invalid `NOTIFIER_DELIVERY_MS`).
     fn from_env() -> Self {
         let millis = std::env::var("NOTIFIER_DELIVERY_MS")
             .ok()

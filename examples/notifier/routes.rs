@@ -104,10 +104,13 @@ async fn post_task(front: &Front, request: Request<Incoming>) -> Answer {
     let waiting = Waiting::new(&front.waiting);
     let sent = tokio::time::timeout(front.queue_wait, front.notifier.send_async(notification));
     let sent = sent.await;
+    if matches!(sent, Ok(Ok(()))) {
+        // Counted before it stops waiting: `accepted + waiting` never dips.
+        front.accepted.fetch_add(1, Ordering::Relaxed);
+    }
     drop(waiting);
     match sent {
         Ok(Ok(())) => {
-            front.accepted.fetch_add(1, Ordering::Relaxed);
             tracing::info!(id, "accepted notification #{id}");
             reply(StatusCode::ACCEPTED, &json!({ "id": id }))
         }

@@ -60,8 +60,9 @@ pub(crate) struct Control {
 struct Exit {
     report: Option<ExitReport>,
     hooks: Vec<ExitHook>,
-    /// Tasks awaiting the exit (`join_async`).
-    wakers: Vec<std::task::Waker>,
+    /// Tasks awaiting the exit (`join_async`), each under the key its future holds.
+    wakers: Vec<(u64, std::task::Waker)>,
+    next_key: u64,
 }
 
 impl Control {
@@ -281,7 +282,7 @@ impl Control {
         exit.report = Some(report);
         drop(exit);
         self.exited.notify_all();
-        for waker in wakers {
+        for (_, waker) in wakers {
             waker.wake();
         }
         for (hook, report) in hooks.into_iter().zip(for_hooks.iter().cycle()) {
@@ -345,22 +346,48 @@ impl Control {
         }
     }
 
-    /// The exit, once the thread published it and its OS thread exited; until then
-    /// `None`, and `waker` is woken when it is published.
+    /// The exit, once the thread published it; until then `None`, and `waker` is left
+    /// under `key` (made on the first call) to be woken when it is published. The
+    /// caller takes it back with [`forget_exit_waker`](Self::forget_exit_waker) if it
+    /// stops waiting first.
     #[cfg(feature = "async")]
-    pub(crate) fn poll_exit(&self, waker: &std::task::Waker) -> Option<ExitReport> {
+    pub(crate) fn poll_exit(
+        &self,
+        key: &mut Option<u64>,
+        waker: &std::task::Waker,
+    ) -> Option<ExitReport> {
         let mut exit = self.exit.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(report) = exit.report.clone() {
-            drop(exit);
-            // Published as the thread's last act: only its thread-local destructors
-            // are left, so this wait is short.
-            self.join_os_thread();
+            *key = None; // the publication took every waker
             return Some(report);
         }
-        if !exit.wakers.iter().any(|listed| listed.will_wake(waker)) {
-            exit.wakers.push(waker.clone());
+        let listed = key.and_then(|key| exit.wakers.iter_mut().find(|(k, _)| *k == key));
+        if let Some((_, listed)) = listed {
+            listed.clone_from(waker);
+        } else {
+            let new = exit.next_key;
+            exit.next_key += 1;
+            exit.wakers.push((new, waker.clone()));
+            *key = Some(new);
         }
         None
+    }
+
+    /// Takes back the waker a dropped `join_async` left.
+    #[cfg(feature = "async")]
+    pub(crate) fn forget_exit_waker(&self, key: u64) {
+        let mut exit = self.exit.lock().unwrap_or_else(PoisonError::into_inner);
+        exit.wakers.retain(|(listed, _)| *listed != key);
+    }
+
+    /// How many `join_async` wakers are left.
+    #[cfg(all(test, feature = "async"))]
+    pub(crate) fn exit_wakers(&self) -> usize {
+        self.exit
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .wakers
+            .len()
     }
 
     /// Waits at most `timeout` for the thread to publish its exit.

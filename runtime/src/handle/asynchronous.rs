@@ -1,8 +1,8 @@
 //! The `async` counterparts of the handles' waiting operations (the `async` feature):
 //! an async task awaits room in a bounded queue, the answer of a call, or the thread's
 //! exit, where a thread would block. They work on any executor: a waiting future
-//! leaves its task's waker with what it waits on, and is woken, never polled again in
-//! vain, when that changes.
+//! leaves its task's waker with what it waits on, is woken when that changes, and takes
+//! the waker back if it is dropped first.
 
 use std::future::poll_fn;
 use std::task::Poll;
@@ -11,6 +11,7 @@ use super::reply::reply;
 use super::shared::{CallJob, CastJob, Message};
 use super::{Handle, Sender};
 use crate::context::Context;
+use crate::control::Control;
 use crate::error::{refused_in, CallError, CastError, JoinError, SendError};
 use crate::exit::Exit;
 use crate::thread::BackgroundThread;
@@ -152,10 +153,10 @@ impl<T: BackgroundThread> Handle<T> {
     /// Resolves once the thread has ended, to its [`Exit`]: [`join`](Self::join) for
     /// async code. Like `join`, it does not stop the thread.
     ///
-    /// When it resolves, `shutdown` has run, the thread's value has been dropped and
-    /// the OS thread has exited. (The thread publishes its exit as its last act; only
-    /// its thread-local destructors can still be running then, and those are waited
-    /// for in place.)
+    /// When it resolves, `shutdown` has run and the thread's value has been dropped.
+    /// Unlike `join`, it does not wait for the OS thread to exit: the thread publishes
+    /// its exit as its last act, and only its thread-local destructors can still be
+    /// running then (waiting for them would block the executor's thread).
     ///
     /// # Errors
     ///
@@ -186,11 +187,88 @@ impl<T: BackgroundThread> Handle<T> {
         if control.is_current() {
             return Err(JoinError::OwnThread);
         }
-        let report = poll_fn(|cx| match control.poll_exit(cx.waker()) {
+        let mut waiting = ExitWait { control, key: None };
+        let report = poll_fn(|cx| match control.poll_exit(&mut waiting.key, cx.waker()) {
             Some(report) => Poll::Ready(report),
             None => Poll::Pending,
         })
         .await;
         self.take_exit(report).map_err(JoinError::AlreadyJoined)
+    }
+}
+
+/// A `join_async`'s waker left with the thread's exit slot, taken back when the future
+/// is dropped before the exit: a join given up on (a timeout, a `select!`) leaves
+/// nothing behind.
+struct ExitWait<'a> {
+    control: &'a Control,
+    key: Option<u64>,
+}
+
+impl Drop for ExitWait<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.control.forget_exit_waker(key);
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+    use std::future::Future;
+    use std::pin::pin;
+    use std::sync::Arc;
+    use std::task::{Context as TaskContext, Wake, Waker};
+
+    use crate::context::Context;
+    use crate::error::BoxError;
+    use crate::thread::{BackgroundThread, Declared};
+
+    struct Idle;
+
+    /// A waker that does nothing: the test polls by hand.
+    struct Noop;
+
+    impl Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    impl BackgroundThread for Idle {
+        type Task = ();
+        fn handle(&mut self, (): (), _ctx: &Context) -> Result<(), BoxError> {
+            Ok(())
+        }
+    }
+
+    impl Declared for Idle {
+        const NAME: &'static str = "idle";
+        const CAPACITY: Option<usize> = None;
+    }
+
+    #[test]
+    fn a_join_async_given_up_on_takes_its_waker_back() {
+        let idle = crate::spawn::spawn_in(Idle, &crate::registry::Registry::new()).unwrap();
+        let control = &idle.sender.shared.control;
+        let waker = Waker::from(Arc::new(Noop));
+        let mut cx = TaskContext::from_waker(&waker);
+        for _ in 0..1000 {
+            let mut join = pin!(idle.join_async());
+            assert!(join.as_mut().poll(&mut cx).is_pending());
+            assert!(
+                join.as_mut().poll(&mut cx).is_pending(),
+                "polled twice, listed once"
+            );
+            assert_eq!(control.exit_wakers(), 1);
+        }
+        assert_eq!(control.exit_wakers(), 0, "dropped joins left their wakers");
+        idle.stop();
+        let mut join = pin!(idle.join_async());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while join.as_mut().poll(&mut cx).is_pending() {
+            assert!(std::time::Instant::now() < deadline, "never ended");
+            std::thread::yield_now();
+        }
     }
 }

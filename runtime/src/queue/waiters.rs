@@ -84,6 +84,7 @@ impl Waiters {
         // own ordering (a bounded queue's sender reads the tail relaxed): a change made
         // after it sees the count. Slow path only.
         fence(Ordering::SeqCst);
+        let mut passed = None;
         let outcome = loop {
             if let Some(outcome) = ready() {
                 break Some(outcome);
@@ -102,7 +103,7 @@ impl Waiters {
                     if now >= deadline {
                         // A wake-up for one waiter may have come as the time ran out:
                         // it is passed on, since this waiter leaves without using it.
-                        self.pass_on(&mut guard, 1);
+                        passed = self.pass_on(&mut guard, 1);
                         break None;
                     }
                     guard = self
@@ -115,6 +116,9 @@ impl Waiters {
         };
         self.count.fetch_sub(1, Ordering::SeqCst);
         drop(guard);
+        if let Some(waker) = passed {
+            waker.wake();
+        }
         outcome
     }
 
@@ -163,7 +167,11 @@ impl Waiters {
         let mut tasks = self.tasks();
         if !self.unlist(&mut tasks, place) {
             // Woken, and gone before it looked.
-            self.pass_on(&mut tasks, 0);
+            let passed = self.pass_on(&mut tasks, 0);
+            drop(tasks);
+            if let Some(waker) = passed {
+                waker.wake();
+            }
         }
     }
 
@@ -208,9 +216,12 @@ impl Waiters {
         }
     }
 
-    /// Wakes one waiter; called after a change that one waiter can use (the room one
-    /// received item made). A woken waiter that cannot use it waits again, and the next
-    /// change wakes another; one that leaves at its deadline passes its wake-up on.
+    /// Wakes one waiter of each kind: a thread and a task; called after a change that one
+    /// waiter can use (the room one received item made). A woken waiter that cannot use
+    /// it waits again, and the next change wakes another; one that leaves at its
+    /// deadline, or is dropped, passes its wake-up on. (Both kinds are woken because a
+    /// counted thread may be one already woken that has not yet taken the lock back:
+    /// the count cannot tell whether a sleeping thread is left to take the change.)
     #[inline]
     pub(super) fn notify_one(&self) {
         model_fence();
@@ -229,15 +240,15 @@ impl Waiters {
         let threads = self.count.load(Ordering::SeqCst) - tasks.waiting.len();
         let (every, one) = if all {
             (std::mem::take(&mut tasks.waiting), None)
-        } else if threads == 0 {
-            (std::collections::VecDeque::new(), tasks.waiting.pop_front())
         } else {
-            (std::collections::VecDeque::new(), None)
+            (std::collections::VecDeque::new(), self.take_one(&mut tasks))
         };
-        self.count
-            .fetch_sub(every.len() + usize::from(one.is_some()), Ordering::SeqCst);
+        self.count.fetch_sub(every.len(), Ordering::SeqCst);
         drop(tasks);
-        for (_, waker) in every.into_iter().chain(one) {
+        for (_, waker) in every {
+            waker.wake();
+        }
+        if let Some(waker) = one {
             waker.wake();
         }
         if all {
@@ -247,15 +258,22 @@ impl Waiters {
         }
     }
 
-    /// Passes a wake-up on to one other waiter, from one that leaves without using it
-    /// and holds the lock; `leaving` is 1 if it is a thread still counted.
-    fn pass_on(&self, tasks: &mut Tasks, leaving: usize) {
+    /// Passes a wake-up on, from a waiter that leaves without using it and holds the
+    /// lock: to a thread at once, and to a task through the waker returned, to be woken
+    /// once the lock is released. `leaving` is 1 if it is a thread still counted.
+    #[must_use = "the task's waker must be woken"]
+    fn pass_on(&self, tasks: &mut Tasks, leaving: usize) -> Option<Waker> {
         let threads = self.count.load(Ordering::SeqCst) - tasks.waiting.len() - leaving;
         if threads != 0 {
             self.changed.notify_one();
-        } else if let Some((_, waker)) = tasks.waiting.pop_front() {
-            self.count.fetch_sub(1, Ordering::SeqCst);
-            waker.wake();
         }
+        self.take_one(tasks)
+    }
+
+    /// Takes the first listed task out, uncounted, for waking.
+    fn take_one(&self, tasks: &mut Tasks) -> Option<Waker> {
+        let (_, waker) = tasks.waiting.pop_front()?;
+        self.count.fetch_sub(1, Ordering::SeqCst);
+        Some(waker)
     }
 }
