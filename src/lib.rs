@@ -4,9 +4,9 @@ pub use threadward_macros::{background_thread, checkpointed};
 pub use threadward_runtime::{
     checkpoint, create, create_in, factory_names, registry, try_checkpoint, AnyHandle,
     BackgroundThread, BoxError, CallError, CastError, Context, CreateError, Declared, Exit,
-    ExitReport, Halted, Handle, JoinError, JoinTimeoutError, LastCheckpoint, Outcome, Registry,
-    SendError, SendTimeoutError, Sender, SharedError, SpawnError, SpawnFailure, State, ThreadId,
-    ThreadInfo, TrySendError,
+    ExitReport, Halted, Handle, JoinError, JoinTimeoutError, LastCheckpoint, MissedTicks, Outcome,
+    Registry, SendError, SendTimeoutError, Sender, SetEveryError, SharedError, SpawnError,
+    SpawnFailure, State, ThreadId, ThreadInfo, Ticking, Timing, TrySendError,
 };
 #[cfg(unix)]
 pub use threadward_runtime::{

@@ -1,4 +1,5 @@
-//! Parses the attribute's arguments: `name = "..."`, `capacity = N`, `factory = path`.
+//! Parses the attribute's arguments: `name = "..."`, `capacity = N`, `factory = path`,
+//! `every = "200ms"`, `missed = "skip"`.
 //! Every mistake is recorded and parsing goes on, so one build shows them all.
 
 use proc_macro2::{Span, TokenStream};
@@ -10,7 +11,7 @@ use syn::{Expr, ExprLit, ExprPath, Lit, LitInt, LitStr, Meta, Path, Token};
 use crate::Errors;
 
 /// The keys the attribute accepts, in the order its documentation gives them.
-const KEYS: &[&str] = &["name", "capacity", "factory"];
+const KEYS: &[&str] = &["name", "capacity", "factory", "every", "missed"];
 
 /// One argument that parsed, with the span of its key.
 pub(crate) struct Arg<T> {
@@ -24,6 +25,8 @@ pub(crate) struct Args {
     pub(crate) name: Option<Arg<LitStr>>,
     pub(crate) capacity: Option<Arg<LitInt>>,
     pub(crate) factory: Option<Arg<Path>>,
+    pub(crate) every: Option<Arg<LitStr>>,
+    pub(crate) missed: Option<Arg<LitStr>>,
 }
 
 impl Args {
@@ -78,6 +81,22 @@ impl Args {
                 &key,
                 key_span,
                 int_literal(&value),
+                &value,
+                errors,
+            ),
+            "every" => set(
+                &mut self.every,
+                &key,
+                key_span,
+                string_literal(&value),
+                &value,
+                errors,
+            ),
+            "missed" => set(
+                &mut self.missed,
+                &key,
+                key_span,
+                string_literal(&value),
                 &value,
                 errors,
             ),
@@ -153,7 +172,7 @@ fn path_value(value: &Expr) -> Option<Path> {
 
 fn kind(key: &str) -> &'static str {
     match key {
-        "name" => "a string literal",
+        "name" | "every" | "missed" => "a string literal",
         "capacity" => "an integer literal",
         _ => "a path to a function",
     }
@@ -163,6 +182,8 @@ fn example(key: &str) -> &'static str {
     match key {
         "name" => "\"notifier\"",
         "capacity" => "1024",
+        "every" => "\"200ms\"",
+        "missed" => "\"skip\"",
         _ => "Notifier::new",
     }
 }

@@ -5,7 +5,7 @@
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 
-use crate::model::{Factory, Model};
+use crate::model::{Every, Factory, Missed, Model};
 
 pub(crate) fn expand(model: &Model) -> TokenStream {
     let item = &model.item;
@@ -42,6 +42,7 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
         .factory
         .as_ref()
         .map(|factory| expand_factory(model, factory));
+    let timing = model.every.as_ref().map(expand_every);
 
     quote! {
         #item
@@ -49,6 +50,7 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
         impl #impl_generics #private::Declared for #ident #ty_generics #where_clause {
             const NAME: &'static str = #name;
             const CAPACITY: ::core::option::Option<usize> = #capacity;
+            #timing
         }
 
         impl #impl_generics #ident #ty_generics #where_clause {
@@ -73,6 +75,34 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
         }
 
         #factory
+    }
+}
+
+/// The ticks of a thread declared with `every`: its timing, and the call of its `tick`,
+/// spanned on the `every` key so that a missing `Ticking` impl is reported there.
+fn expand_every(every: &Every) -> TokenStream {
+    let private = quote!(::threadward::__private);
+    let nanos = every.nanos;
+    let missed = match every.missed {
+        Missed::Skip => quote!(Skip),
+        Missed::Burst => quote!(Burst),
+        Missed::Delay => quote!(Delay),
+    };
+    let tick = quote_spanned!(every.key=>
+        <Self as #private::Ticking>::tick(self, ctx)
+    );
+    quote! {
+        const TIMING: #private::Timing = #private::Timing::ticking(
+            ::core::time::Duration::from_nanos(#nanos),
+            #private::MissedTicks::#missed,
+        );
+
+        fn __tick(
+            &mut self,
+            ctx: &#private::Context,
+        ) -> ::core::result::Result<(), #private::BoxError> {
+            #tick
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 
 mod args;
 mod checkpointed;
+mod duration;
 mod expand;
 mod model;
 

@@ -15,6 +15,22 @@ pub(crate) enum Factory {
     Path(Path),
 }
 
+/// What a thread with `every` does about ticks it missed (the runtime's `MissedTicks`).
+#[derive(Clone, Copy)]
+pub(crate) enum Missed {
+    Skip,
+    Burst,
+    Delay,
+}
+
+/// `every` and `missed`: the tick's period in nanoseconds, with the span of the
+/// `every` key (where a missing `Ticking` impl is reported).
+pub(crate) struct Every {
+    pub(crate) nanos: u64,
+    pub(crate) key: Span,
+    pub(crate) missed: Missed,
+}
+
 pub(crate) struct Model {
     pub(crate) item: ItemStruct,
     /// The thread's name: the factory, registry and OS thread name.
@@ -23,6 +39,7 @@ pub(crate) struct Model {
     pub(crate) capacity: Option<usize>,
     /// `None` for generic structs, which get no factory entry.
     pub(crate) factory: Option<Factory>,
+    pub(crate) every: Option<Every>,
 }
 
 impl Model {
@@ -75,13 +92,59 @@ impl Model {
             Some(Arg { value, .. }) => Some(Factory::Path(value)),
             None => Some(Factory::Default),
         };
+        let every = every(args.every, args.missed.as_ref(), errors);
         Some(Self {
             item,
             name,
             name_span,
             capacity,
             factory,
+            every,
         })
+    }
+}
+
+/// `every` (a non-zero duration) and `missed` (`skip`, `burst` or `delay`; only with
+/// `every`).
+fn every(
+    every: Option<Arg<syn::LitStr>>,
+    missed: Option<&Arg<syn::LitStr>>,
+    errors: &mut Errors,
+) -> Option<Every> {
+    let policy = match missed {
+        None => Some(Missed::Skip),
+        Some(Arg { value, .. }) => match value.value().as_str() {
+            "skip" => Some(Missed::Skip),
+            "burst" => Some(Missed::Burst),
+            "delay" => Some(Missed::Delay),
+            other => {
+                errors.error(
+                    value,
+                    format!("unknown `missed` policy `{other}`; expected `skip` (the default), `burst` or `delay`"),
+                );
+                None
+            }
+        },
+    };
+    let Some(Arg { key, value }) = every else {
+        if let Some(Arg { key, .. }) = missed {
+            errors.push(syn::Error::new(
+                *key,
+                "`missed` says what to do with missed ticks: it needs `every = \"...\"`",
+            ));
+        }
+        return None;
+    };
+    match crate::duration::parse(&value.value()) {
+        Ok(0) => {
+            errors.error(&value, "`every` must be longer than zero");
+            None
+        }
+        Ok(nanos) => policy.map(|missed| Every { nanos, key, missed }),
+        Err(message) => {
+            errors.error(&value, message);
+            None
+        }
     }
 }
 

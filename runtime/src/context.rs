@@ -8,6 +8,7 @@ use std::time::Duration;
 use crossbeam_channel as channel;
 
 use crate::control::Control;
+use crate::error::SetEveryError;
 use crate::halt::Halted;
 use crate::ids::{State, ThreadId};
 
@@ -63,6 +64,69 @@ impl Context {
     /// Where the thread is in its lifecycle.
     pub fn state(&self) -> State {
         self.control.state()
+    }
+
+    /// The period of the thread's ticks, as declared with `every` or last set with
+    /// [`set_every`](Self::set_every); `None` for a thread without ticks.
+    pub fn every(&self) -> Option<Duration> {
+        self.control.every()
+    }
+
+    /// Changes the period of the thread's ticks: the next tick is due one `every`
+    /// from now, and the rest follow at the new period. A thread can back off when there
+    /// is nothing to do, and speed up again. Called on the thread itself (in `handle`
+    /// or `tick`), it takes effect at once; from another thread (through a clone of the
+    /// context), when the thread next wakes.
+    ///
+    /// # Errors
+    ///
+    /// [`SetEveryError::NotTicking`] for a thread declared without `every`,
+    /// [`SetEveryError::Zero`] for a zero period; both hand the period back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use threadward::{background_thread, BackgroundThread, BoxError, Context, Ticking};
+    ///
+    /// #[background_thread(every = "10ms")]
+    /// #[derive(Default)]
+    /// struct Poller { idle_ticks: u32 }
+    ///
+    /// impl BackgroundThread for Poller {
+    ///     type Task = ();
+    ///     fn handle(&mut self, (): (), ctx: &Context) -> Result<(), BoxError> {
+    ///         self.idle_ticks = 0;
+    ///         ctx.set_every(Duration::from_millis(10))?; // work came: poll often again
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// impl Ticking for Poller {
+    ///     fn tick(&mut self, ctx: &Context) -> Result<(), BoxError> {
+    ///         self.idle_ticks += 1;
+    ///         if self.idle_ticks == 3 {
+    ///             ctx.set_every(Duration::from_secs(1))?; // nothing to do: back off
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let poller = Poller::default().spawn()?;
+    /// assert_eq!(poller.call(|_, ctx| ctx.every())?, Some(Duration::from_millis(10)));
+    /// poller.stop();
+    /// poller.join()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_every(&self, every: Duration) -> Result<(), SetEveryError> {
+        if self.control.every().is_none() {
+            return Err(SetEveryError::NotTicking(every));
+        }
+        if every.is_zero() {
+            return Err(SetEveryError::Zero(every));
+        }
+        self.control.set_every(every);
+        Ok(())
     }
 
     /// Whether the queue no longer accepts tasks: a stop or halt was requested (the

@@ -53,6 +53,9 @@ pub(crate) struct Control {
     /// Whether somebody was handed the exit (a join, or `spawn`'s error); shared with
     /// the registry, which remembers unclean exits until they are taken.
     exit_taken: Arc<std::sync::atomic::AtomicBool>,
+    /// The period of the thread's ticks in nanoseconds; 0 for a thread without ticks.
+    /// Set by `spawn`, changed by `Context::set_every`, read by the run loop.
+    every: std::sync::atomic::AtomicU64,
 }
 
 /// The exit slot: the report once published; until then, who wants to know.
@@ -62,6 +65,7 @@ struct Exit {
     hooks: Vec<ExitHook>,
     /// Tasks awaiting the exit (`join_async`), each under the key its future holds.
     wakers: Vec<(u64, std::task::Waker)>,
+    #[cfg(feature = "async")]
     next_key: u64,
 }
 
@@ -91,7 +95,23 @@ impl Control {
             exit: StdMutex::new(Exit::default()),
             exited: Condvar::new(),
             exit_taken: Arc::default(),
+            every: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// The period of the thread's ticks, if it ticks.
+    pub(crate) fn every(&self) -> Option<Duration> {
+        match self.every.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => None,
+            nanos => Some(Duration::from_nanos(nanos)),
+        }
+    }
+
+    /// Sets the period of the thread's ticks (not zero); `spawn` sets the declared one.
+    pub(crate) fn set_every(&self, every: Duration) {
+        let nanos = u64::try_from(every.as_nanos()).unwrap_or(u64::MAX).max(1);
+        self.every
+            .store(nanos, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub(crate) fn state(&self) -> State {

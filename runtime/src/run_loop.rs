@@ -3,6 +3,7 @@
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel as channel;
 
@@ -14,9 +15,10 @@ use crate::handle::{Message, Shared};
 use crate::ids::State;
 use crate::outcome::{ExitReport, Outcome};
 use crate::panics::panic_message;
-use crate::queue::Inbox;
+use crate::queue::{Inbox, Next};
 use crate::registry::{Registry, Remembered};
 use crate::thread::BackgroundThread;
+use crate::timing::{Pace, Schedule};
 
 /// What the new thread tells `spawn` once `startup` finished.
 pub(crate) type Started<T> = Result<(), (SpawnFailure, T)>;
@@ -128,7 +130,8 @@ enum Served {
     Halted,
 }
 
-/// Handles messages until the queue is closed and drained, or a halt is seen.
+/// Handles messages (and, for a ticking thread, ticks) until the queue is closed and
+/// drained, or a halt is seen.
 fn serve<T: BackgroundThread>(
     thread: &mut T,
     ctx: &Context,
@@ -137,25 +140,88 @@ fn serve<T: BackgroundThread>(
     handled: &mut u64,
     undelivered: &mut Vec<T::Task>,
 ) -> Result<Served, BoxError> {
+    if let Some(every) = control.every() {
+        return serve_ticking(thread, ctx, inbox, control, handled, undelivered, every);
+    }
     // Only the idle path reads the clock: the busy path stays free of it.
     while let Some(message) = inbox.next(|| control.mark_woken()) {
         if control.halt.is_halted() {
-            // Halted between messages: this one goes back with the rest.
-            if let Message::Task(task) = message {
-                undelivered.push(task);
-            }
-            return Ok(Served::Halted);
+            return Ok(halted(message, undelivered));
         }
-        match message {
-            Message::Task(task) => {
-                *handled += 1;
-                control.set_handled(*handled);
-                thread.handle(task, ctx)?;
-            }
-            Message::Job(job) => (*job).run(thread, ctx),
-        }
+        run_message(thread, ctx, control, handled, message)?;
     }
     Ok(Served::Drained)
+}
+
+/// [`serve`] with ticks: the loop waits for the next message or the next tick,
+/// whichever comes first, and a busy thread reads the clock at the pace of its messages
+/// to tick on time.
+fn serve_ticking<T: BackgroundThread>(
+    thread: &mut T,
+    ctx: &Context,
+    inbox: &Inbox<Message<T>>,
+    control: &Control,
+    handled: &mut u64,
+    undelivered: &mut Vec<T::Task>,
+    every: Duration,
+) -> Result<Served, BoxError> {
+    let start = Instant::now();
+    let mut schedule = Schedule::new(every, T::TIMING.missed(), start);
+    let mut pace = Pace::new(start);
+    loop {
+        let message = match inbox.next_until(schedule.next(), || control.mark_woken()) {
+            Next::Item(message) => Some(message),
+            Next::Closed => return Ok(Served::Drained),
+            Next::Timeout => None,
+        };
+        if control.halt.is_halted() {
+            return Ok(message.map_or(Served::Halted, |m| halted(m, undelivered)));
+        }
+        if let Some(message) = message {
+            run_message(thread, ctx, control, handled, message)?;
+            if !pace.due() {
+                continue;
+            }
+        }
+        let now = Instant::now();
+        pace.checked(now, schedule.period());
+        // A period set (by `set_every`) since the last look counts from now.
+        if let Some(every) = control.every().filter(|&e| e != schedule.period()) {
+            schedule.set_period(every, now);
+        }
+        if schedule.take_due(now) {
+            thread.__tick(ctx)?;
+        }
+    }
+}
+
+/// Runs one message: a task through `handle`, or a `call`/`cast` job.
+fn run_message<T: BackgroundThread>(
+    thread: &mut T,
+    ctx: &Context,
+    control: &Control,
+    handled: &mut u64,
+    message: Message<T>,
+) -> Result<(), BoxError> {
+    match message {
+        Message::Task(task) => {
+            *handled += 1;
+            control.set_handled(*handled);
+            thread.handle(task, ctx)
+        }
+        Message::Job(job) => {
+            (*job).run(thread, ctx);
+            Ok(())
+        }
+    }
+}
+
+/// Halted between messages: `message` goes back with the rest.
+fn halted<T: BackgroundThread>(message: Message<T>, undelivered: &mut Vec<T::Task>) -> Served {
+    if let Message::Task(task) = message {
+        undelivered.push(task);
+    }
+    Served::Halted
 }
 
 /// Receives what is left in the closed queue: the tasks are returned, the calls are

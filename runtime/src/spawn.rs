@@ -29,6 +29,9 @@ pub(crate) fn spawn_in<T: BackgroundThread>(
     let (queue, inbox) = Queue::<Message<T>>::new(T::CAPACITY);
     let closable: Arc<dyn Closable> = Arc::clone(&queue) as Arc<dyn Closable>;
     let control = Arc::new(Control::new(T::NAME, std::any::type_name::<T>(), closable));
+    if let Some(every) = T::TIMING.every() {
+        control.set_every(every);
+    }
     let shared = Arc::new(Shared::new(Arc::clone(&control), queue));
     if let Err(failure) = registry.insert(Arc::clone(&shared) as Arc<dyn Managed>) {
         return fail(failure, thread);

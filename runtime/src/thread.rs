@@ -3,6 +3,7 @@
 
 use crate::context::Context;
 use crate::error::BoxError;
+use crate::timing::Timing;
 
 /// The work a background thread does: set up, handle each task, clean up.
 ///
@@ -124,4 +125,91 @@ pub trait Declared {
     const NAME: &'static str;
     /// The queue's capacity: `None` for an unbounded queue. Never `Some(0)`.
     const CAPACITY: Option<usize>;
+    /// Its ticks (`every`, `missed`): none unless declared.
+    const TIMING: Timing = Timing::NONE;
+
+    /// Runs the thread's [`Ticking::tick`]; written by the attribute for a thread
+    /// declared with `every` (which makes `Ticking` required). Not a public API.
+    #[doc(hidden)]
+    fn __tick(&mut self, ctx: &Context) -> Result<(), BoxError> {
+        let _ = ctx;
+        Ok(())
+    }
+}
+
+/// What a thread declared with `every = "…"` does at each tick: between tasks, on its
+/// own thread, at a fixed rate.
+///
+/// The run loop waits for the next task or the next tick, whichever comes first (no
+/// extra thread, no polling); a thread busy with tasks still ticks on time, checking
+/// the clock about 16 times a period. When a tick comes due while the thread is busy,
+/// [`MissedTicks`](crate::MissedTicks) (`missed = "skip"`, the default, `"burst"` or
+/// `"delay"`) says what happens. [`Context::set_every`] changes the period at run time.
+///
+/// # Examples
+///
+/// A log shipper that flushes every 100 lines, or every 200 ms:
+///
+/// ```
+/// use threadward::{background_thread, BackgroundThread, BoxError, Context, Ticking};
+///
+/// #[background_thread(every = "200ms")]
+/// #[derive(Default)]
+/// struct Shipper {
+///     batch: Vec<String>,
+///     shipped: usize,
+/// }
+///
+/// impl Shipper {
+///     fn flush(&mut self) {
+///         self.shipped += self.batch.len();
+///         self.batch.clear();
+///     }
+/// }
+///
+/// impl BackgroundThread for Shipper {
+///     type Task = String;
+///     fn handle(&mut self, line: String, _ctx: &Context) -> Result<(), BoxError> {
+///         self.batch.push(line);
+///         if self.batch.len() == 100 {
+///             self.flush();
+///         }
+///         Ok(())
+///     }
+///     fn shutdown(&mut self, _ctx: &Context) {
+///         self.flush();
+///     }
+/// }
+///
+/// impl Ticking for Shipper {
+///     fn tick(&mut self, _ctx: &Context) -> Result<(), BoxError> {
+///         self.flush();
+///         Ok(())
+///     }
+/// }
+///
+/// let shipper = Shipper::default().spawn()?;
+/// shipper.send("hello".into())?;
+/// // One line: no batch of 100, but the next tick ships it.
+/// let waited = std::time::Instant::now();
+/// while shipper.call(|s, _ctx| s.shipped)? == 0 {
+///     assert!(waited.elapsed().as_secs() < 10, "never ticked");
+///     std::thread::sleep(std::time::Duration::from_millis(10));
+/// }
+/// shipper.stop();
+/// shipper.join()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is declared with `every` but does not implement `Ticking`",
+    label = "`every` needs `impl Ticking for {Self}`",
+    note = "implement `threadward::Ticking` for `{Self}`: `fn tick(&mut self, ctx: &Context) -> Result<(), BoxError>` runs at every period"
+)]
+pub trait Ticking: BackgroundThread {
+    /// Runs at every period, between tasks.
+    ///
+    /// # Errors
+    ///
+    /// An error ends the thread, as one from [`handle`](BackgroundThread::handle) does.
+    fn tick(&mut self, ctx: &Context) -> Result<(), BoxError>;
 }

@@ -4,11 +4,13 @@
 mod join;
 mod send;
 mod spawn;
+mod timing;
 
 pub use join::{JoinError, JoinTimeoutError};
 pub(crate) use send::refused_in;
 pub use send::{CallError, CastError, SendError, SendTimeoutError, TrySendError};
 pub use spawn::{CreateError, SpawnError, SpawnFailure};
+pub use timing::SetEveryError;
 
 /// A boxed error returned by the fallible lifecycle methods.
 ///

@@ -53,6 +53,13 @@ pub(crate) struct Queue<M: Item> {
     senders: Waiters,
 }
 
+/// What [`Inbox::next_until`] found.
+pub(crate) enum Next<M> {
+    Item(M),
+    Closed,
+    Timeout,
+}
+
 /// The receiving side, owned by the thread. There is one per queue, and it is not
 /// `Sync`: the channel's receiving operations need a single receiver.
 pub(crate) struct Inbox<M: Item> {
@@ -247,6 +254,43 @@ impl<M: Item> Inbox<M> {
             self.made_room();
         }
         item
+    }
+
+    /// The next item, `Closed` once the queue is closed and drained, or `Timeout` once
+    /// `deadline` has passed with the queue open and empty. An item already queued is
+    /// taken whatever the time: the deadline bounds only the wait.
+    #[inline]
+    pub(crate) fn next_until(&self, deadline: Instant, woke: impl FnOnce()) -> Next<M> {
+        match self.take() {
+            Pop::Item(item) => Next::Item(item),
+            Pop::Closed => Next::Closed,
+            Pop::Empty => self.wait_until(deadline, woke),
+        }
+    }
+
+    #[cold]
+    fn wait_until(&self, deadline: Instant, woke: impl FnOnce()) -> Next<M> {
+        if Instant::now() >= deadline {
+            return Next::Timeout;
+        }
+        // Popped quietly: the receiver must not take the senders' lock inside its own.
+        let item = self
+            .queue
+            .receiver
+            .wait_until(Some(deadline), || match self.pop() {
+                Pop::Item(item) => Some(Some(item)),
+                Pop::Closed => Some(None),
+                Pop::Empty => None,
+            });
+        woke();
+        match item {
+            Some(Some(item)) => {
+                self.made_room();
+                Next::Item(item)
+            }
+            Some(None) => Next::Closed,
+            None => Next::Timeout,
+        }
     }
 
     /// One pop, and a sender asleep on the full queue woken.

@@ -34,6 +34,7 @@ pub(super) struct Waiters {
 #[derive(Debug, Default)]
 struct Tasks {
     waiting: std::collections::VecDeque<(u64, Waker)>,
+    #[cfg(feature = "async")]
     next_key: u64,
 }
 

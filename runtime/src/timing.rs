@@ -1,0 +1,228 @@
+//! Time in a thread's lifecycle: the period of its ticks (`every`), what it does about
+//! ticks it missed, and the schedule the run loop keeps with them.
+
+use std::time::{Duration, Instant};
+
+/// The time a thread is declared with: whether (and how often) its
+/// [`tick`](crate::Ticking::tick) runs. Written by `#[background_thread(every = "…")]`;
+/// read it as [`Declared::TIMING`](crate::Declared::TIMING).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use threadward::{background_thread, Declared, MissedTicks};
+///
+/// #[background_thread(every = "1m30s", missed = "burst")]
+/// struct Flusher;
+/// # impl threadward::BackgroundThread for Flusher {
+/// #     type Task = ();
+/// #     fn handle(&mut self, _: (), _: &threadward::Context) -> Result<(), threadward::BoxError> { Ok(()) }
+/// # }
+/// # impl threadward::Ticking for Flusher {
+/// #     fn tick(&mut self, _: &threadward::Context) -> Result<(), threadward::BoxError> { Ok(()) }
+/// # }
+///
+/// assert_eq!(Flusher::TIMING.every(), Some(Duration::from_secs(90)));
+/// assert_eq!(Flusher::TIMING.missed(), MissedTicks::Burst);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    every: Option<Duration>,
+    missed: MissedTicks,
+}
+
+impl Timing {
+    /// No ticks.
+    pub const NONE: Self = Self {
+        every: None,
+        missed: MissedTicks::Skip,
+    };
+
+    /// Ticks every `period`, handling missed ones as `missed` says.
+    pub const fn ticking(period: Duration, missed: MissedTicks) -> Self {
+        Self {
+            every: Some(period),
+            missed,
+        }
+    }
+
+    /// The period of the ticks, if the thread ticks.
+    pub const fn every(&self) -> Option<Duration> {
+        self.every
+    }
+
+    /// What the thread does about ticks it missed.
+    pub const fn missed(&self) -> MissedTicks {
+        self.missed
+    }
+}
+
+/// What a thread does when a tick comes due while it is busy, as tokio's
+/// `MissedTickBehavior` does; set with `missed = "…"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MissedTicks {
+    /// One tick for all that were missed, then back on the original schedule: with
+    /// `every = "100ms"`, a thread busy from 0 to 350 ms ticks at 350, then 400, 500…
+    #[default]
+    Skip,
+    /// Every missed tick, back to back, until the thread has caught up: at 350, 350,
+    /// 350, then 400, 500…
+    Burst,
+    /// One tick, and the schedule restarts from it: at 350, then 450, 550…
+    Delay,
+}
+
+/// When the next tick is due.
+#[derive(Debug)]
+pub(crate) struct Schedule {
+    period: Duration,
+    missed: MissedTicks,
+    next: Instant,
+}
+
+impl Schedule {
+    /// The first tick is due one `period` after `start`.
+    pub(crate) fn new(period: Duration, missed: MissedTicks, start: Instant) -> Self {
+        Self {
+            period,
+            missed,
+            next: start + period,
+        }
+    }
+
+    pub(crate) fn next(&self) -> Instant {
+        self.next
+    }
+
+    pub(crate) fn period(&self) -> Duration {
+        self.period
+    }
+
+    /// Whether a tick is due at `now`; if so, the schedule moves on as if it ran now.
+    pub(crate) fn take_due(&mut self, now: Instant) -> bool {
+        if now < self.next {
+            return false;
+        }
+        self.next = match self.missed {
+            MissedTicks::Burst => self.next + self.period,
+            MissedTicks::Delay => now + self.period,
+            MissedTicks::Skip => {
+                let late = now.duration_since(self.next).as_nanos();
+                let periods = late / self.period.as_nanos().max(1) + 1;
+                let ahead = u32::try_from(periods).unwrap_or(u32::MAX);
+                self.next + self.period.saturating_mul(ahead)
+            }
+        };
+        true
+    }
+
+    /// A new period, from `now`: the next tick is due one new period from now.
+    pub(crate) fn set_period(&mut self, period: Duration, now: Instant) {
+        self.period = period;
+        self.next = now + period;
+    }
+}
+
+/// How often a busy thread reads the clock to see whether a tick is due: about 16
+/// times a period, adapting to how long its messages take, so that a thread handling
+/// millions of small tasks a second reads it once every few thousand, and one handling
+/// slow tasks after each.
+#[derive(Debug)]
+pub(crate) struct Pace {
+    since: u32,
+    every: u32,
+    last: Instant,
+}
+
+impl Pace {
+    const MOST: u32 = 4096;
+
+    pub(crate) fn new(now: Instant) -> Self {
+        Self {
+            since: 0,
+            every: 1,
+            last: now,
+        }
+    }
+
+    /// Counts one message handled; whether the clock is to be read now.
+    pub(crate) fn due(&mut self) -> bool {
+        self.since += 1;
+        self.since >= self.every
+    }
+
+    /// The clock was read (`now`): how many messages to handle before the next read.
+    pub(crate) fn checked(&mut self, now: Instant, period: Duration) {
+        if self.since > 0 {
+            let per_message = now.duration_since(self.last).as_nanos() / u128::from(self.since);
+            let budget = period.as_nanos() / 16;
+            let fit = budget / per_message.max(1);
+            self.every = u32::try_from(fit).unwrap_or(u32::MAX).clamp(1, Self::MOST);
+        }
+        self.since = 0;
+        self.last = now;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::{MissedTicks, Pace, Schedule};
+
+    const MS: Duration = Duration::from_millis(1);
+
+    /// The ticks a thread busy from 0 to `busy` ms takes at `busy` ms, and when the next
+    /// is due after them (in ms).
+    fn after_busy(missed: MissedTicks, busy: u32) -> (u32, u32) {
+        let start = Instant::now();
+        let mut schedule = Schedule::new(100 * MS, missed, start);
+        let now = start + busy * MS;
+        let mut ticks = 0;
+        while schedule.take_due(now) {
+            ticks += 1;
+        }
+        let next = schedule.next().duration_since(start).as_millis();
+        (ticks, u32::try_from(next).unwrap())
+    }
+
+    #[test]
+    fn missed_ticks_follow_the_policy() {
+        assert_eq!(after_busy(MissedTicks::Skip, 350), (1, 400));
+        assert_eq!(after_busy(MissedTicks::Burst, 350), (3, 400));
+        assert_eq!(after_busy(MissedTicks::Delay, 350), (1, 450));
+        // On time: one tick, the next a period later, whatever the policy.
+        for missed in [MissedTicks::Skip, MissedTicks::Burst, MissedTicks::Delay] {
+            assert_eq!(after_busy(missed, 100), (1, 200));
+            assert_eq!(after_busy(missed, 99), (0, 100));
+        }
+    }
+
+    #[test]
+    fn a_new_period_counts_from_now() {
+        let start = Instant::now();
+        let mut schedule = Schedule::new(100 * MS, MissedTicks::Skip, start);
+        schedule.set_period(1000 * MS, start + 50 * MS);
+        assert_eq!(schedule.next(), start + 1050 * MS);
+        assert!(!schedule.take_due(start + 1049 * MS));
+        assert!(schedule.take_due(start + 1050 * MS));
+    }
+
+    #[test]
+    fn the_clock_is_read_about_sixteen_times_a_period() {
+        let start = Instant::now();
+        let mut pace = Pace::new(start);
+        // Fast messages: 100 ns each, with a 1 ms period: a read every 625.
+        for _ in 0..10 {
+            assert!(pace.due());
+        }
+        pace.checked(start + Duration::from_micros(1), MS);
+        assert_eq!(pace.every, 625);
+        // Slow messages: 1 ms each: a read after every one.
+        let mut pace = Pace::new(start);
+        assert!(pace.due());
+        pace.checked(start + MS, MS);
+        assert_eq!(pace.every, 1);
+    }
+}
