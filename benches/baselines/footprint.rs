@@ -84,7 +84,7 @@ fn with_idle_threads<R>(threadward: bool, count: usize, measure: impl FnOnce() -
 }
 
 /// User and system CPU time of the whole process so far.
-fn cpu_time() -> Duration {
+pub(crate) fn cpu_time() -> Duration {
     // SAFETY: `rusage` is plain data that `getrusage` fills in.
     #[allow(unsafe_code)]
     let usage = unsafe {

@@ -19,10 +19,12 @@
 
 mod footprint;
 mod latency;
+mod measures;
 mod pin;
 mod stats;
 mod suite;
 mod throughput;
+mod ticks;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

@@ -3,190 +3,11 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::measures::{Better, Measure, Target, MEASURES};
 use crate::pin::{self, Pin};
 use crate::stats::{median, percentile};
 use crate::throughput::{Consumer, MESSAGES};
-use crate::{footprint, latency, throughput};
-
-/// Whether a larger figure is better (a rate) or worse (a time, a cost).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Better {
-    Higher,
-    Lower,
-}
-
-/// What a ratio (threadward over the baseline, median of rounds) should be.
-#[derive(Clone, Copy)]
-enum Target {
-    /// A speed ratio: at least `median`, and at least `tail` in the worst 10 % of rounds.
-    AtLeast { median: f64, tail: Option<f64> },
-    /// A time or cost ratio: at most `median`.
-    AtMost { median: f64 },
-    /// Threadward's own figure (not a ratio): at most this.
-    Below(f64),
-}
-
-struct Measure {
-    /// Names the measure in `--contender` and `THREADWARD_BENCH_ONLY`.
-    id: &'static str,
-    title: &'static str,
-    /// The contenders: the first is the baseline, the last is threadward.
-    contenders: &'static [&'static str],
-    /// What the figures a child prints are, in order.
-    figures: &'static [&'static str],
-    unit: &'static str,
-    better: Better,
-    pins: &'static [Pin],
-    /// The target of each figure's ratio.
-    targets: &'static [Option<Target>],
-    /// The target of threadward against the second contender (`select!`), if any.
-    against_second: Option<Target>,
-}
-
-const THROUGHPUT: &[&str] = &["raw channel", "select! worker", "threadward"];
-const HAND: &[&str] = &["hand-rolled", "threadward"];
-const SPLIT: &[Pin] = &Pin::ALL;
-const UNPINNED: &[Pin] = &[Pin::Unpinned];
-
-const MEASURES: &[Measure] = &[
-    Measure {
-        id: "throughput-unbounded-1",
-        title: "throughput, unbounded, 1 producer",
-        contenders: THROUGHPUT,
-        figures: &["rate"],
-        unit: "M msg/s",
-        better: Better::Higher,
-        pins: SPLIT,
-        targets: &[Some(Target::AtLeast {
-            median: 1.0,
-            tail: Some(0.85),
-        })],
-        against_second: Some(Target::AtLeast {
-            median: 1.8,
-            tail: None,
-        }),
-    },
-    Measure {
-        id: "throughput-bounded-1",
-        title: "throughput, bounded(1024), 1 producer",
-        contenders: THROUGHPUT,
-        figures: &["rate"],
-        unit: "M msg/s",
-        better: Better::Higher,
-        pins: SPLIT,
-        targets: &[Some(Target::AtLeast {
-            median: 0.9,
-            tail: None,
-        })],
-        against_second: None,
-    },
-    Measure {
-        id: "throughput-unbounded-4",
-        title: "throughput, unbounded, 4 producers",
-        contenders: THROUGHPUT,
-        figures: &["rate"],
-        unit: "M msg/s",
-        better: Better::Higher,
-        pins: UNPINNED,
-        targets: &[Some(Target::AtLeast {
-            median: 1.0,
-            tail: None,
-        })],
-        against_second: None,
-    },
-    Measure {
-        id: "throughput-bounded-4",
-        title: "throughput, bounded(1024), 4 producers",
-        contenders: THROUGHPUT,
-        figures: &["rate"],
-        unit: "M msg/s",
-        better: Better::Higher,
-        pins: UNPINNED,
-        targets: &[Some(Target::AtLeast {
-            median: 0.9,
-            tail: None,
-        })],
-        against_second: None,
-    },
-    Measure {
-        id: "stop-idle",
-        title: "stop an idle thread, request -> joined",
-        contenders: HAND,
-        figures: &["median", "p99"],
-        unit: "us",
-        better: Better::Lower,
-        pins: UNPINNED,
-        targets: &[Some(Target::AtMost { median: 1.2 }), None],
-        against_second: None,
-    },
-    Measure {
-        id: "call-idle",
-        title: "call round trip, idle thread",
-        contenders: HAND,
-        figures: &["median", "p99"],
-        unit: "us",
-        better: Better::Lower,
-        pins: UNPINNED,
-        targets: &[Some(Target::AtMost { median: 1.3 }), None],
-        against_second: None,
-    },
-    Measure {
-        id: "call-back-to-back",
-        title: "call round trip, back to back",
-        contenders: HAND,
-        figures: &["mean"],
-        unit: "us",
-        better: Better::Lower,
-        pins: UNPINNED,
-        targets: &[Some(Target::AtMost { median: 1.3 })],
-        against_second: None,
-    },
-    Measure {
-        id: "spawn-ready",
-        title: "spawn -> ready",
-        contenders: HAND,
-        figures: &["median", "p99"],
-        unit: "us",
-        better: Better::Lower,
-        pins: UNPINNED,
-        targets: &[Some(Target::AtMost { median: 1.3 }), None],
-        against_second: None,
-    },
-    Measure {
-        id: "stop-1000",
-        title: "stop and join 1,000 idle threads",
-        contenders: HAND,
-        figures: &["time"],
-        unit: "ms",
-        better: Better::Lower,
-        pins: UNPINNED,
-        targets: &[Some(Target::AtMost { median: 1.3 })],
-        against_second: None,
-    },
-    Measure {
-        id: "idle-cpu",
-        title: "CPU of 100 idle threads over 2 s",
-        contenders: HAND,
-        figures: &["per thread"],
-        unit: "us/s",
-        better: Better::Lower,
-        pins: UNPINNED,
-        // 1 ms of CPU per thread per second.
-        targets: &[Some(Target::Below(1000.0))],
-        against_second: None,
-    },
-    Measure {
-        id: "resident",
-        title: "resident memory per idle thread (200)",
-        contenders: HAND,
-        figures: &["per thread"],
-        unit: "KiB",
-        better: Better::Lower,
-        pins: UNPINNED,
-        targets: &[Some(Target::AtMost { median: 1.1 })],
-        against_second: None,
-    },
-];
+use crate::{footprint, latency, throughput, ticks};
 
 /// Samples per child for the latencies.
 const SAMPLES: usize = 200;
@@ -226,6 +47,20 @@ pub(crate) fn measure_in_child(spec: &str) -> Vec<f64> {
         "stop-1000" => vec![footprint::stop_many(ward, 1_000).as_secs_f64() * 1e3],
         "idle-cpu" => vec![footprint::idle_cpu(ward, 100, Duration::from_secs(2))],
         "resident" => vec![footprint::resident(ward, 200)],
+        "tick-jitter" => median_p99(ticks::lateness(ward, 200)),
+        "tick-idle" => {
+            let (cpu, wakeups) = ticks::idle(ward, 1_000, Duration::from_secs(5));
+            vec![cpu, wakeups]
+        }
+        "tick-throughput" => {
+            let consumer = if contender == "1 ms tick" {
+                Consumer::TickingThreadward
+            } else {
+                Consumer::Threadward
+            };
+            throughput::run(consumer, false, 1, MESSAGES / 10);
+            vec![throughput::run(consumer, false, 1, MESSAGES)]
+        }
         _ => panic!("no measure {id:?}"),
     }
 }
@@ -284,11 +119,14 @@ pub(crate) fn run() {
         "", "", "", "", "", "", "", ""
     );
     for measure in MEASURES.iter().filter(|m| m.id.contains(&only)) {
-        let rounds = set_rounds.unwrap_or(if measure.id.starts_with("throughput") {
-            THROUGHPUT_ROUNDS
-        } else {
-            ROUNDS
-        });
+        let rounds =
+            set_rounds
+                .or(measure.rounds)
+                .unwrap_or(if measure.id.starts_with("throughput") {
+                    THROUGHPUT_ROUNDS
+                } else {
+                    ROUNDS
+                });
         for &pin in measure.pins {
             let n = measure.contenders.len();
             // figures[contender][round][figure]

@@ -1,13 +1,16 @@
 //! Throughput: producers → one consumer summing `u64`s, through a raw crossbeam channel,
 //! a hand-rolled worker that `select!`s on a stop channel per message, and a threadward
-//! thread; unbounded and bounded (1024).
+//! thread; unbounded and bounded (1024); and a threadward thread that also ticks every
+//! millisecond.
 
 use std::hint::black_box;
 use std::thread;
 use std::time::Instant;
 
 use crossbeam_channel::{bounded, select, unbounded, Receiver};
-use threadward::{background_thread, BackgroundThread, BoxError, Context, Handle, Registry};
+use threadward::{
+    background_thread, BackgroundThread, BoxError, Context, Handle, Registry, Ticking,
+};
 
 use crate::pin::{pin, Role};
 
@@ -42,6 +45,14 @@ macro_rules! summing_thread {
 
 summing_thread!(Sum, name = "bench-sum");
 summing_thread!(BoundedSum, name = "bench-sum-bounded", capacity = 1024);
+summing_thread!(TickingSum, name = "bench-sum-ticking", every = "1ms");
+
+impl Ticking for TickingSum {
+    fn tick(&mut self, _ctx: &Context) -> Result<(), BoxError> {
+        black_box(self.total);
+        Ok(())
+    }
+}
 
 /// Which code consumes.
 #[derive(Clone, Copy, Debug)]
@@ -49,6 +60,8 @@ pub(crate) enum Consumer {
     Raw,
     Select,
     Threadward,
+    /// Threadward, the thread also ticking every millisecond.
+    TickingThreadward,
 }
 
 /// One run: `producers` threads send `messages` in all; returns million messages per
@@ -68,6 +81,11 @@ pub(crate) fn run(consumer: Consumer, bounded_queue: bool, producers: u64, messa
             produce(producers, each, tx, |tx, n| tx.send(n).is_ok());
             black_box(worker.join().expect("the consumer panicked"));
             drop(stop_tx);
+        }
+        Consumer::TickingThreadward => {
+            let registry = Registry::new();
+            let handle = TickingSum::default().spawn_in(&registry).expect("spawn");
+            ward(producers, each, &handle);
         }
         Consumer::Threadward => {
             let registry = Registry::new();

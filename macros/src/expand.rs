@@ -88,9 +88,10 @@ fn expand_every(every: &Every) -> TokenStream {
         Missed::Burst => quote!(Burst),
         Missed::Delay => quote!(Delay),
     };
-    let tick = quote_spanned!(every.key=>
-        <Self as #private::Ticking>::tick(self, ctx)
-    );
+    // Only the trait's path carries the key's span: `self` and `ctx` keep the call
+    // site's hygiene, also when the attribute comes from a `macro_rules!` expansion.
+    let ticking = quote_spanned!(every.key=> <Self as #private::Ticking>);
+    let tick = quote!(#ticking::tick(self, ctx));
     quote! {
         const TIMING: #private::Timing = #private::Timing::ticking(
             ::core::time::Duration::from_nanos(#nanos),

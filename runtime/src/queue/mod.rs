@@ -270,8 +270,16 @@ impl<M: Item> Inbox<M> {
 
     #[cold]
     fn wait_until(&self, deadline: Instant, woke: impl FnOnce()) -> Next<M> {
-        if Instant::now() >= deadline {
-            return Next::Timeout;
+        // As in `wait`: a sender is often a moment away. (The deadline is first read
+        // after the back-off, by the waiters: a wait past it returns at once.)
+        let backoff = Backoff::new();
+        while !backoff.is_completed() {
+            backoff.snooze();
+            match self.take() {
+                Pop::Item(item) => return Next::Item(item),
+                Pop::Closed => return Next::Closed,
+                Pop::Empty => {}
+            }
         }
         // Popped quietly: the receiver must not take the senders' lock inside its own.
         let item = self

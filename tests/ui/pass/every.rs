@@ -19,7 +19,32 @@ impl Ticking for Flusher {
     }
 }
 
+// Declared through a `macro_rules!` expansion: the generated `tick` call must still
+// see its own `self` and `ctx`.
+macro_rules! ticking_thread {
+    ($name:ident, $($attribute:tt)*) => {
+        #[background_thread($($attribute)*)]
+        struct $name;
+
+        impl BackgroundThread for $name {
+            type Task = ();
+            fn handle(&mut self, _task: (), _ctx: &Context) -> Result<(), BoxError> {
+                Ok(())
+            }
+        }
+
+        impl Ticking for $name {
+            fn tick(&mut self, _ctx: &Context) -> Result<(), BoxError> {
+                Ok(())
+            }
+        }
+    };
+}
+
+ticking_thread!(FromMacro, every = "5s");
+
 fn main() {
+    assert_eq!(FromMacro::TIMING.every(), Some(Duration::from_secs(5)));
     assert_eq!(Flusher::TIMING.every(), Some(Duration::from_secs(90)));
     assert_eq!(Flusher::TIMING.missed(), MissedTicks::Delay);
 }

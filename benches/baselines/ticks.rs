@@ -1,0 +1,184 @@
+//! Ticks against a hand-rolled ticking loop (`recv_timeout` until the next tick is due,
+//! the common way): how late each tick runs, and what a thousand threads ticking once a
+//! second cost in CPU and wake-ups.
+
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{unbounded, RecvTimeoutError};
+use threadward::{background_thread, BackgroundThread, BoxError, Context, Registry, Ticking};
+
+use crate::footprint::cpu_time;
+
+/// Records how late each tick runs, against a schedule that starts at `startup`.
+#[background_thread(name = "bench-tick-5ms", every = "5ms")]
+#[derive(Default)]
+struct Late {
+    start: Option<Instant>,
+    ticks: u32,
+    wanted: u32,
+    lateness: Arc<Mutex<Vec<Duration>>>,
+}
+
+impl BackgroundThread for Late {
+    type Task = ();
+    fn startup(&mut self, _ctx: &Context) -> Result<(), BoxError> {
+        self.start = Some(Instant::now());
+        Ok(())
+    }
+    fn handle(&mut self, (): (), _ctx: &Context) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+impl Ticking for Late {
+    fn tick(&mut self, ctx: &Context) -> Result<(), BoxError> {
+        let now = Instant::now();
+        self.ticks += 1;
+        let start = self.start.ok_or("no start")?;
+        let due = start + PERIOD * self.ticks;
+        let mut lateness = self.lateness.lock().map_err(|_| "poisoned")?;
+        lateness.push(now.saturating_duration_since(due));
+        if self.ticks == self.wanted {
+            ctx.stop();
+        }
+        Ok(())
+    }
+}
+
+const PERIOD: Duration = Duration::from_millis(5);
+
+/// How late each of `ticks` ticks ran.
+pub(crate) fn lateness(threadward: bool, ticks: u32) -> Vec<Duration> {
+    if threadward {
+        let lateness = Arc::new(Mutex::new(Vec::new()));
+        let late = Late {
+            wanted: ticks,
+            lateness: Arc::clone(&lateness),
+            ..Late::default()
+        };
+        let handle = late.spawn_in(&Registry::new()).expect("spawn");
+        handle.join().expect("join");
+        let samples = lateness.lock().expect("samples").clone();
+        samples
+    } else {
+        let (_tx, rx) = unbounded::<()>();
+        let worker = thread::spawn(move || {
+            let start = Instant::now();
+            let mut next = start + PERIOD;
+            let mut lateness = Vec::new();
+            while lateness.len() < ticks as usize {
+                let now = Instant::now();
+                if now >= next {
+                    lateness.push(now - next);
+                    next += PERIOD;
+                    continue;
+                }
+                match rx.recv_timeout(next - now) {
+                    Ok(()) | Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            }
+            lateness
+        });
+        worker.join().expect("the ticking loop")
+    }
+}
+
+/// Ticks once a second and does nothing else.
+#[background_thread(name = "bench-tick-1s", every = "1s")]
+#[derive(Default)]
+struct Second {
+    ticks: u64,
+}
+
+impl BackgroundThread for Second {
+    type Task = ();
+    fn handle(&mut self, (): (), _ctx: &Context) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+impl Ticking for Second {
+    fn tick(&mut self, _ctx: &Context) -> Result<(), BoxError> {
+        self.ticks += 1;
+        Ok(())
+    }
+}
+
+/// `count` threads ticking once a second for `over`: the CPU time used (microseconds
+/// per thread per second) and the wake-ups (voluntary context switches per thread per
+/// second, which should be the ticks and nothing else).
+pub(crate) fn idle(threadward: bool, count: usize, over: Duration) -> (f64, f64) {
+    let measure = || {
+        thread::sleep(Duration::from_millis(200)); // all started and asleep
+        let (cpu, switches) = (cpu_time(), voluntary_switches());
+        thread::sleep(over);
+        let cpu = cpu_time().saturating_sub(cpu);
+        let switches = voluntary_switches().saturating_sub(switches);
+        #[allow(clippy::cast_precision_loss)] // a thousand threads, a few thousand switches
+        let per = |total: f64| total / count as f64 / over.as_secs_f64();
+        #[allow(clippy::cast_precision_loss)]
+        (per(cpu.as_secs_f64() * 1e6), per(switches as f64))
+    };
+    if threadward {
+        let registry = Registry::new();
+        let handles: Vec<_> = (0..count)
+            .map(|_| Second::default().spawn_in(&registry).expect("spawn"))
+            .collect();
+        let measured = measure();
+        registry.stop_all();
+        for handle in &handles {
+            handle.join().expect("join");
+        }
+        measured
+    } else {
+        let (stops, workers): (Vec<_>, Vec<_>) = (0..count)
+            .map(|_| {
+                let (stop, stopped) = unbounded::<()>();
+                let worker = thread::spawn(move || {
+                    let mut next = Instant::now() + Duration::from_secs(1);
+                    let mut ticks = 0u64;
+                    loop {
+                        let now = Instant::now();
+                        if now >= next {
+                            ticks += 1;
+                            next += Duration::from_secs(1);
+                            continue;
+                        }
+                        match stopped.recv_timeout(next - now) {
+                            Err(RecvTimeoutError::Timeout) => {}
+                            Ok(()) | Err(RecvTimeoutError::Disconnected) => return ticks,
+                        }
+                    }
+                });
+                (stop, worker)
+            })
+            .unzip();
+        let measured = measure();
+        drop(stops);
+        for worker in workers {
+            worker.join().expect("join");
+        }
+        measured
+    }
+}
+
+/// Voluntary context switches of every thread of this process so far: each is a
+/// thread going to sleep, so one per wake-up.
+fn voluntary_switches() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .filter_map(Result::ok)
+        .filter_map(|task| std::fs::read_to_string(task.path().join("status")).ok())
+        .filter_map(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("voluntary_ctxt_switches:"))
+                .and_then(|n| n.trim().parse::<u64>().ok())
+        })
+        .sum()
+}
