@@ -1,5 +1,5 @@
 //! Parses the attribute's arguments: `name = "..."`, `capacity = N`, `factory = path`,
-//! `every = "200ms"`, `missed = "skip"`.
+//! `every = "200ms"`, `missed = "skip"`, `deadline = "30s"`.
 //! Every mistake is recorded and parsing goes on, so one build shows them all.
 
 use proc_macro2::{Span, TokenStream};
@@ -11,7 +11,7 @@ use syn::{Expr, ExprLit, ExprPath, Lit, LitInt, LitStr, Meta, Path, Token};
 use crate::Errors;
 
 /// The keys the attribute accepts, in the order its documentation gives them.
-const KEYS: &[&str] = &["name", "capacity", "factory", "every", "missed"];
+const KEYS: &[&str] = &["name", "capacity", "factory", "every", "missed", "deadline"];
 
 /// One argument that parsed, with the span of its key.
 pub(crate) struct Arg<T> {
@@ -27,6 +27,7 @@ pub(crate) struct Args {
     pub(crate) factory: Option<Arg<Path>>,
     pub(crate) every: Option<Arg<LitStr>>,
     pub(crate) missed: Option<Arg<LitStr>>,
+    pub(crate) deadline: Option<Arg<LitStr>>,
 }
 
 impl Args {
@@ -86,6 +87,14 @@ impl Args {
             ),
             "every" => set(
                 &mut self.every,
+                &key,
+                key_span,
+                string_literal(&value),
+                &value,
+                errors,
+            ),
+            "deadline" => set(
+                &mut self.deadline,
                 &key,
                 key_span,
                 string_literal(&value),
@@ -172,7 +181,7 @@ fn path_value(value: &Expr) -> Option<Path> {
 
 fn kind(key: &str) -> &'static str {
     match key {
-        "name" | "every" | "missed" => "a string literal",
+        "name" | "every" | "missed" | "deadline" => "a string literal",
         "capacity" => "an integer literal",
         _ => "a path to a function",
     }
@@ -184,6 +193,7 @@ fn example(key: &str) -> &'static str {
         "capacity" => "1024",
         "every" => "\"200ms\"",
         "missed" => "\"skip\"",
+        "deadline" => "\"30s\"",
         _ => "Notifier::new",
     }
 }

@@ -42,7 +42,7 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
         .factory
         .as_ref()
         .map(|factory| expand_factory(model, factory));
-    let timing = model.every.as_ref().map(expand_every);
+    let timing = expand_timing(model);
 
     quote! {
         #item
@@ -78,26 +78,48 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
     }
 }
 
-/// The ticks of a thread declared with `every`: its timing, and the call of its `tick`,
-/// spanned on the `every` key so that a missing `Ticking` impl is reported there.
-fn expand_every(every: &Every) -> TokenStream {
+/// The timing of a thread declared with `every` or `deadline`: its `TIMING`, and for
+/// `every` the call of its `tick`, spanned on the `every` key so that a missing
+/// `Ticking` impl is reported there.
+fn expand_timing(model: &Model) -> Option<TokenStream> {
     let private = quote!(::threadward::__private);
-    let nanos = every.nanos;
-    let missed = match every.missed {
+    let base = match &model.every {
+        Some(every) => {
+            let (nanos, missed) = (every.nanos, missed(every.missed));
+            quote!(#private::Timing::ticking(
+                ::core::time::Duration::from_nanos(#nanos),
+                #private::MissedTicks::#missed,
+            ))
+        }
+        None if model.deadline.is_some() => quote!(#private::Timing::NONE),
+        None => return None,
+    };
+    let timing = match model.deadline {
+        Some(nanos) => quote!(#base.with_deadline(::core::time::Duration::from_nanos(#nanos))),
+        None => base,
+    };
+    let tick = model.every.as_ref().map(expand_tick);
+    Some(quote! {
+        const TIMING: #private::Timing = #timing;
+        #tick
+    })
+}
+
+fn missed(missed: Missed) -> TokenStream {
+    match missed {
         Missed::Skip => quote!(Skip),
         Missed::Burst => quote!(Burst),
         Missed::Delay => quote!(Delay),
-    };
-    // Only the trait's path carries the key's span: `self` and `ctx` keep the call
+    }
+}
+
+fn expand_tick(every: &Every) -> TokenStream {
+    let private = quote!(::threadward::__private);
+    // Only `<Self as Ticking>` carries the key's span: `self` and `ctx` keep the call
     // site's hygiene, also when the attribute comes from a `macro_rules!` expansion.
     let ticking = quote_spanned!(every.key=> <Self as #private::Ticking>);
     let tick = quote!(#ticking::tick(self, ctx));
     quote! {
-        const TIMING: #private::Timing = #private::Timing::ticking(
-            ::core::time::Duration::from_nanos(#nanos),
-            #private::MissedTicks::#missed,
-        );
-
         fn __tick(
             &mut self,
             ctx: &#private::Context,

@@ -40,6 +40,8 @@ pub(crate) struct Model {
     /// `None` for generic structs, which get no factory entry.
     pub(crate) factory: Option<Factory>,
     pub(crate) every: Option<Every>,
+    /// `deadline`, in nanoseconds.
+    pub(crate) deadline: Option<u64>,
 }
 
 impl Model {
@@ -93,6 +95,9 @@ impl Model {
             None => Some(Factory::Default),
         };
         let every = every(args.every, args.missed.as_ref(), errors);
+        let deadline = args
+            .deadline
+            .and_then(|Arg { value, .. }| non_zero_duration("deadline", &value, errors));
         Some(Self {
             item,
             name,
@@ -100,6 +105,7 @@ impl Model {
             capacity,
             factory,
             every,
+            deadline,
         })
     }
 }
@@ -135,14 +141,20 @@ fn every(
         }
         return None;
     };
+    let nanos = non_zero_duration("every", &value, errors)?;
+    policy.map(|missed| Every { nanos, key, missed })
+}
+
+/// The duration `value` spells, in nanoseconds: more than zero, or an error on it.
+fn non_zero_duration(key: &str, value: &syn::LitStr, errors: &mut Errors) -> Option<u64> {
     match crate::duration::parse(&value.value()) {
         Ok(0) => {
-            errors.error(&value, "`every` must be longer than zero");
+            errors.error(value, format!("`{key}` must be longer than zero"));
             None
         }
-        Ok(nanos) => policy.map(|missed| Every { nanos, key, missed }),
+        Ok(nanos) => Some(nanos),
         Err(message) => {
-            errors.error(&value, message);
+            errors.error(value, message);
             None
         }
     }

@@ -15,6 +15,9 @@ pub type SharedError = Arc<dyn std::error::Error + Send + Sync + 'static>;
 pub enum Outcome {
     /// It was stopped, handled every task it had accepted and ran `shutdown`.
     Stopped,
+    /// It ran until its `deadline`, was stopped then, handled every task it had
+    /// accepted and ran `shutdown`.
+    DeadlineReached,
     /// It was halted: it unwound at a checkpoint (or stopped between tasks), ran
     /// `shutdown`, and returned the tasks it had not handled.
     Halted,
@@ -38,7 +41,7 @@ impl Outcome {
     /// Whether the thread ended the way it was asked to, handling everything it
     /// accepted.
     pub fn is_clean(&self) -> bool {
-        matches!(self, Self::Stopped)
+        matches!(self, Self::Stopped | Self::DeadlineReached)
     }
 }
 
@@ -46,6 +49,7 @@ impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Stopped => f.write_str("stopped"),
+            Self::DeadlineReached => f.write_str("stopped at its deadline"),
             Self::Halted => f.write_str("halted"),
             Self::Panicked { message } => write!(f, "panicked: {message}"),
             Self::Failed(error) => write!(f, "failed: {error}"),

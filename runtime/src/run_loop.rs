@@ -18,7 +18,7 @@ use crate::panics::panic_message;
 use crate::queue::{Inbox, Next};
 use crate::registry::{Registry, Remembered};
 use crate::thread::BackgroundThread;
-use crate::timing::{Pace, Schedule};
+use crate::timing::{after, Pace, Schedule};
 
 /// What the new thread tells `spawn` once `startup` finished.
 pub(crate) type Started<T> = Result<(), (SpawnFailure, T)>;
@@ -74,6 +74,7 @@ pub(crate) fn run<T: BackgroundThread>(
     }));
     let mut outcome = match served {
         Ok(Ok(Served::Drained)) => Outcome::Stopped,
+        Ok(Ok(Served::Deadline)) => Outcome::DeadlineReached,
         Ok(Ok(Served::Halted)) => Outcome::Halted,
         Ok(Err(error)) if error.is::<Halted>() => Outcome::Halted,
         Ok(Err(error)) => Outcome::Failed(Arc::from(error)),
@@ -86,7 +87,7 @@ pub(crate) fn run<T: BackgroundThread>(
     control.close_queue();
     control.mark_stopping();
     match outcome {
-        Outcome::Stopped => {}
+        Outcome::Stopped | Outcome::DeadlineReached => {}
         Outcome::Halted => {
             tracing::warn!(thread = control.name, id = control.id.as_u64(), "halted");
         }
@@ -113,7 +114,7 @@ pub(crate) fn run<T: BackgroundThread>(
     }
 
     let ended_as = match outcome {
-        Outcome::Stopped | Outcome::Halted => State::Stopped,
+        Outcome::Stopped | Outcome::DeadlineReached | Outcome::Halted => State::Stopped,
         _ => State::Failed,
     };
     salvaging(shared, registry, handled, || {
@@ -128,6 +129,8 @@ enum Served {
     Drained,
     /// A halt was seen between messages.
     Halted,
+    /// As `Drained`, after the thread's deadline stopped it.
+    Deadline,
 }
 
 /// Handles messages (and, for a ticking thread, ticks) until the queue is closed and
@@ -140,8 +143,11 @@ fn serve<T: BackgroundThread>(
     handled: &mut u64,
     undelivered: &mut Vec<T::Task>,
 ) -> Result<Served, BoxError> {
-    if let Some(every) = control.every() {
-        return serve_ticking(thread, ctx, inbox, control, handled, undelivered, every);
+    let deadline = T::TIMING
+        .deadline()
+        .map(|deadline| after(control.started, deadline));
+    if control.every().is_some() || deadline.is_some() {
+        return serve_timed(thread, ctx, inbox, control, handled, undelivered, deadline);
     }
     // Only the idle path reads the clock: the busy path stays free of it.
     while let Some(message) = inbox.next(|| control.mark_woken()) {
@@ -153,26 +159,47 @@ fn serve<T: BackgroundThread>(
     Ok(Served::Drained)
 }
 
-/// [`serve`] with ticks: the loop waits for the next message or the next tick,
-/// whichever comes first, and a busy thread reads the clock at the pace of its messages
-/// to tick on time.
-fn serve_ticking<T: BackgroundThread>(
+/// [`serve`] with time: the loop waits for the next message, the next tick or the
+/// deadline, whichever comes first, and a busy thread reads the clock at the pace of
+/// its messages to tick (and stop) on time.
+fn serve_timed<T: BackgroundThread>(
     thread: &mut T,
     ctx: &Context,
     inbox: &Inbox<Message<T>>,
     control: &Control,
     handled: &mut u64,
     undelivered: &mut Vec<T::Task>,
-    every: Duration,
+    mut deadline: Option<Instant>,
 ) -> Result<Served, BoxError> {
     let start = Instant::now();
-    let mut schedule = Schedule::new(every, T::TIMING.missed(), start);
+    let mut schedule = control
+        .every()
+        .map(|every| Schedule::new(every, T::TIMING.missed(), start));
     let mut pace = Pace::new(start);
+    // Whether the deadline's stop was the one that stopped the thread.
+    let mut reached = false;
+    let drained = |reached| {
+        if reached {
+            Served::Deadline
+        } else {
+            Served::Drained
+        }
+    };
     loop {
-        let message = match inbox.next_until(schedule.next(), || control.mark_woken()) {
-            Next::Item(message) => Some(message),
-            Next::Closed => return Ok(Served::Drained),
-            Next::Timeout => None,
+        let wake = match (schedule.as_ref().map(Schedule::next), deadline) {
+            (Some(tick), Some(end)) => Some(tick.min(end)),
+            (tick, end) => tick.or(end),
+        };
+        let message = match wake {
+            Some(at) => match inbox.next_until(at, || control.mark_woken()) {
+                Next::Item(message) => Some(message),
+                Next::Closed => return Ok(drained(reached)),
+                Next::Timeout => None,
+            },
+            None => match inbox.next(|| control.mark_woken()) {
+                Some(message) => Some(message),
+                None => return Ok(drained(reached)),
+            },
         };
         if control.halt.is_halted() {
             return Ok(message.map_or(Served::Halted, |m| halted(m, undelivered)));
@@ -184,7 +211,18 @@ fn serve_ticking<T: BackgroundThread>(
             }
         }
         let now = Instant::now();
-        pace.checked(now, schedule.period());
+        pace.checked(
+            now,
+            schedule.as_ref().map_or(UNTICKED_PACE, Schedule::period),
+        );
+        if deadline.is_some_and(|end| now >= end) {
+            deadline = None;
+            reached = control.stop_requested().is_none();
+            control.request_stop();
+        }
+        let Some(schedule) = schedule.as_mut() else {
+            continue;
+        };
         // A period set (by `set_every`) since the last look counts from now.
         if let Some(every) = control.every().filter(|&e| e != schedule.period()) {
             schedule.set_period(every, now);
@@ -194,6 +232,10 @@ fn serve_ticking<T: BackgroundThread>(
         }
     }
 }
+
+/// The period a thread with a deadline and no ticks paces its clock reads by: it
+/// stops within about a millisecond of its deadline.
+const UNTICKED_PACE: Duration = Duration::from_millis(16);
 
 /// Runs one message: a task through `handle`, or a `call`/`cast` job.
 fn run_message<T: BackgroundThread>(

@@ -4,8 +4,9 @@
 use std::time::{Duration, Instant};
 
 /// The time a thread is declared with: whether (and how often) its
-/// [`tick`](crate::Ticking::tick) runs. Written by `#[background_thread(every = "…")]`;
-/// read it as [`Declared::TIMING`](crate::Declared::TIMING).
+/// [`tick`](crate::Ticking::tick) runs, and how long it may run at most. Written by
+/// `#[background_thread(every = "…", deadline = "…")]`; read it as
+/// [`Declared::TIMING`](crate::Declared::TIMING).
 ///
 /// # Examples
 ///
@@ -30,6 +31,7 @@ use std::time::{Duration, Instant};
 pub struct Timing {
     every: Option<Duration>,
     missed: MissedTicks,
+    deadline: Option<Duration>,
 }
 
 impl Timing {
@@ -37,6 +39,7 @@ impl Timing {
     pub const NONE: Self = Self {
         every: None,
         missed: MissedTicks::Skip,
+        deadline: None,
     };
 
     /// Ticks every `period`, handling missed ones as `missed` says.
@@ -44,7 +47,22 @@ impl Timing {
         Self {
             every: Some(period),
             missed,
+            deadline: None,
         }
+    }
+
+    /// The same, and stopped (gracefully) once it has run for `deadline`.
+    #[must_use]
+    pub const fn with_deadline(self, deadline: Duration) -> Self {
+        Self {
+            deadline: Some(deadline),
+            ..self
+        }
+    }
+
+    /// How long the thread may run, from its `spawn`, before it is stopped.
+    pub const fn deadline(&self) -> Option<Duration> {
+        self.deadline
     }
 
     /// The period of the ticks, if the thread ticks.
@@ -87,7 +105,7 @@ impl Schedule {
         Self {
             period,
             missed,
-            next: start + period,
+            next: after(start, period),
         }
     }
 
@@ -105,13 +123,13 @@ impl Schedule {
             return false;
         }
         self.next = match self.missed {
-            MissedTicks::Burst => self.next + self.period,
-            MissedTicks::Delay => now + self.period,
+            MissedTicks::Burst => after(self.next, self.period),
+            MissedTicks::Delay => after(now, self.period),
             MissedTicks::Skip => {
                 let late = now.duration_since(self.next).as_nanos();
                 let periods = late / self.period.as_nanos().max(1) + 1;
                 let ahead = u32::try_from(periods).unwrap_or(u32::MAX);
-                self.next + self.period.saturating_mul(ahead)
+                after(self.next, self.period.saturating_mul(ahead))
             }
         };
         true
@@ -120,8 +138,16 @@ impl Schedule {
     /// A new period, from `now`: the next tick is due one new period from now.
     pub(crate) fn set_period(&mut self, period: Duration, now: Instant) {
         self.period = period;
-        self.next = now + period;
+        self.next = after(now, period);
     }
+}
+
+/// `at + duration`, or, when that is past what an `Instant` can hold, as far as it
+/// holds (a period of `Duration::MAX` means "not in this program's life").
+pub(crate) fn after(at: Instant, duration: Duration) -> Instant {
+    at.checked_add(duration)
+        .or_else(|| at.checked_add(Duration::from_secs(u64::from(u32::MAX))))
+        .unwrap_or(at)
 }
 
 /// How often a busy thread reads the clock to see whether a tick is due: about 16
@@ -197,6 +223,16 @@ mod tests {
             assert_eq!(after_busy(missed, 100), (1, 200));
             assert_eq!(after_busy(missed, 99), (0, 100));
         }
+    }
+
+    #[test]
+    fn periods_too_long_for_the_clock_do_not_panic() {
+        let start = Instant::now();
+        let mut schedule = Schedule::new(Duration::MAX, MissedTicks::Burst, start);
+        assert!(schedule.next() > start + Duration::from_secs(3600 * 24 * 365));
+        assert!(!schedule.take_due(start + MS));
+        schedule.set_period(Duration::MAX, start);
+        assert!(schedule.next() > start);
     }
 
     #[test]

@@ -137,6 +137,7 @@ impl ShutdownReport {
 fn label(outcome: &Outcome) -> &'static str {
     match outcome {
         Outcome::Stopped => "stopped",
+        Outcome::DeadlineReached => "deadline",
         Outcome::Halted => "halted",
         Outcome::Panicked { .. } => "panicked",
         _ => "failed",
@@ -157,7 +158,10 @@ fn row(f: &mut fmt::Formatter<'_>, thread: &ExitReport) -> fmt::Result {
         thread.undelivered(),
         took
     )?;
-    if !matches!(thread.outcome(), Outcome::Stopped | Outcome::Halted) {
+    if !matches!(
+        thread.outcome(),
+        Outcome::Stopped | Outcome::DeadlineReached | Outcome::Halted
+    ) {
         writeln!(f, "    {}", thread.outcome())?;
     }
     Ok(())
