@@ -149,6 +149,51 @@ fn the_period_changes_at_run_time() {
     }
 }
 
+#[background_thread(every = "1h")]
+#[derive(Default)]
+struct Hourly2 {
+    ticks: Arc<AtomicUsize>,
+}
+
+impl BackgroundThread for Hourly2 {
+    /// `Some` sets a new period.
+    type Task = Option<Duration>;
+    fn handle(&mut self, every: Option<Duration>, ctx: &Context) -> Result<(), BoxError> {
+        if let Some(every) = every {
+            ctx.set_every(every)?;
+        }
+        Ok(())
+    }
+}
+
+impl Ticking for Hourly2 {
+    fn tick(&mut self, _ctx: &Context) -> Result<(), BoxError> {
+        self.ticks.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[test]
+fn a_period_set_in_handle_takes_effect_however_rarely_the_clock_is_read() {
+    let ticks = Arc::new(AtomicUsize::new(0));
+    let hourly = Hourly2 {
+        ticks: Arc::clone(&ticks),
+    }
+    .spawn()
+    .unwrap();
+    // Ten thousand quick tasks against an hourly tick: the loop learns to read the
+    // clock only every few thousand tasks.
+    for _ in 0..10_000 {
+        hourly.send(None).unwrap();
+    }
+    hourly.send(Some(Duration::from_millis(5))).unwrap();
+    wait_until("ticked at the new period", || {
+        ticks.load(Ordering::SeqCst) >= 2
+    });
+    hourly.stop();
+    hourly.join_timeout(BOUND).unwrap();
+}
+
 #[background_thread]
 #[derive(Default)]
 struct Untimed;

@@ -1,5 +1,5 @@
 //! Parses the attribute's arguments: `name = "..."`, `capacity = N`, `factory = path`,
-//! `every = "200ms"`, `missed = "skip"`, `deadline = "30s"`.
+//! `every = "200ms"`, `missed = "skip"`, `delay = "1s"`, `deadline = "30s"`.
 //! Every mistake is recorded and parsing goes on, so one build shows them all.
 
 use proc_macro2::{Span, TokenStream};
@@ -11,7 +11,9 @@ use syn::{Expr, ExprLit, ExprPath, Lit, LitInt, LitStr, Meta, Path, Token};
 use crate::Errors;
 
 /// The keys the attribute accepts, in the order its documentation gives them.
-const KEYS: &[&str] = &["name", "capacity", "factory", "every", "missed", "deadline"];
+const KEYS: &[&str] = &[
+    "name", "capacity", "factory", "every", "missed", "delay", "deadline",
+];
 
 /// One argument that parsed, with the span of its key.
 pub(crate) struct Arg<T> {
@@ -28,6 +30,7 @@ pub(crate) struct Args {
     pub(crate) every: Option<Arg<LitStr>>,
     pub(crate) missed: Option<Arg<LitStr>>,
     pub(crate) deadline: Option<Arg<LitStr>>,
+    pub(crate) delay: Option<Arg<LitStr>>,
 }
 
 impl Args {
@@ -87,6 +90,14 @@ impl Args {
             ),
             "every" => set(
                 &mut self.every,
+                &key,
+                key_span,
+                string_literal(&value),
+                &value,
+                errors,
+            ),
+            "delay" => set(
+                &mut self.delay,
                 &key,
                 key_span,
                 string_literal(&value),
@@ -181,7 +192,7 @@ fn path_value(value: &Expr) -> Option<Path> {
 
 fn kind(key: &str) -> &'static str {
     match key {
-        "name" | "every" | "missed" | "deadline" => "a string literal",
+        "name" | "every" | "missed" | "delay" | "deadline" => "a string literal",
         "capacity" => "an integer literal",
         _ => "a path to a function",
     }
@@ -194,6 +205,7 @@ fn example(key: &str) -> &'static str {
         "every" => "\"200ms\"",
         "missed" => "\"skip\"",
         "deadline" => "\"30s\"",
+        "delay" => "\"1s\"",
         _ => "Notifier::new",
     }
 }

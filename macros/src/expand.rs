@@ -26,13 +26,24 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
     let spawn_bound = quote_spanned!(ident.span()=>
         where for<'__threadward> Self: #private::BackgroundThread
     );
-    let spawn_doc = format!(
-        " Starts this value as the background thread `{}` in the process-wide registry and\n \
-         returns its handle once `startup` has finished.\n\n # Errors\n\n Hands the value \
-         back if the thread did not start: `startup` failed or panicked, the registry's \
-         limit\n is reached, or the operating system could not start a thread.",
-        model.name
-    );
+    let spawn_doc = if model.delay.is_some() {
+        format!(
+            " Starts this value as the background thread `{}` in the process-wide registry and\n \
+             returns its handle at once: `startup` runs after the thread's `delay` (a stop\n \
+             before then ends it unstarted), and its failure is told by the thread's exit.\n\n \
+             # Errors\n\n Hands the value back if the thread did not start: the registry's \
+             limit is\n reached, or the operating system could not start a thread.",
+            model.name
+        )
+    } else {
+        format!(
+            " Starts this value as the background thread `{}` in the process-wide registry and\n \
+             returns its handle once `startup` has finished.\n\n # Errors\n\n Hands the value \
+             back if the thread did not start: `startup` failed or panicked, the registry's \
+             limit\n is reached, or the operating system could not start a thread.",
+            model.name
+        )
+    };
     let spawn_in_doc = format!(
         " Starts this value as the background thread `{}` in `registry`; see `spawn`.\n\n \
          # Errors\n\n As `spawn`.",
@@ -91,13 +102,21 @@ fn expand_timing(model: &Model) -> Option<TokenStream> {
                 #private::MissedTicks::#missed,
             ))
         }
-        None if model.deadline.is_some() => quote!(#private::Timing::NONE),
+        None if model.deadline.is_some() || model.delay.is_some() => {
+            quote!(#private::Timing::NONE)
+        }
         None => return None,
     };
-    let timing = match model.deadline {
-        Some(nanos) => quote!(#base.with_deadline(::core::time::Duration::from_nanos(#nanos))),
-        None => base,
-    };
+    let nanos = |nanos: u64| quote!(::core::time::Duration::from_nanos(#nanos));
+    let deadline = model.deadline.map(|d| {
+        let d = nanos(d);
+        quote!(.with_deadline(#d))
+    });
+    let delay = model.delay.map(|d| {
+        let d = nanos(d);
+        quote!(.with_delay(#d))
+    });
+    let timing = quote!(#base #deadline #delay);
     let tick = model.every.as_ref().map(expand_tick);
     Some(quote! {
         const TIMING: #private::Timing = #timing;

@@ -42,6 +42,8 @@ pub(crate) struct Model {
     pub(crate) every: Option<Every>,
     /// `deadline`, in nanoseconds.
     pub(crate) deadline: Option<u64>,
+    /// `delay`, in nanoseconds.
+    pub(crate) delay: Option<u64>,
 }
 
 impl Model {
@@ -98,6 +100,9 @@ impl Model {
         let deadline = args
             .deadline
             .and_then(|Arg { value, .. }| non_zero_duration("deadline", &value, errors));
+        let delay = args
+            .delay
+            .and_then(|Arg { value, .. }| non_zero_duration("delay", &value, errors));
         Some(Self {
             item,
             name,
@@ -106,6 +111,7 @@ impl Model {
             factory,
             every,
             deadline,
+            delay,
         })
     }
 }

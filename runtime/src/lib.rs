@@ -38,8 +38,11 @@ mod exit;
 
 mod handle;
 
-// The registry; the loop that runs a thread; spawning; the factory; the shutdown.
+// The registry; the serving loop and the loop that runs a thread; spawning; the
+// factory; the shutdown.
 mod registry;
+
+mod serve;
 
 mod run_loop;
 

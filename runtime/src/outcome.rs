@@ -18,6 +18,9 @@ pub enum Outcome {
     /// It ran until its `deadline`, was stopped then, handled every task it had
     /// accepted and ran `shutdown`.
     DeadlineReached,
+    /// It was stopped during its start `delay`: `startup`, `handle` and `shutdown` never
+    /// ran, and the tasks sent meanwhile were returned.
+    StoppedBeforeStart,
     /// It was halted: it unwound at a checkpoint (or stopped between tasks), ran
     /// `shutdown`, and returned the tasks it had not handled.
     Halted,
@@ -41,7 +44,10 @@ impl Outcome {
     /// Whether the thread ended the way it was asked to, handling everything it
     /// accepted.
     pub fn is_clean(&self) -> bool {
-        matches!(self, Self::Stopped | Self::DeadlineReached)
+        matches!(
+            self,
+            Self::Stopped | Self::DeadlineReached | Self::StoppedBeforeStart
+        )
     }
 }
 
@@ -50,6 +56,7 @@ impl fmt::Display for Outcome {
         match self {
             Self::Stopped => f.write_str("stopped"),
             Self::DeadlineReached => f.write_str("stopped at its deadline"),
+            Self::StoppedBeforeStart => f.write_str("stopped before it started"),
             Self::Halted => f.write_str("halted"),
             Self::Panicked { message } => write!(f, "panicked: {message}"),
             Self::Failed(error) => write!(f, "failed: {error}"),

@@ -3,22 +3,22 @@
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossbeam_channel as channel;
 
 use crate::context::Context;
 use crate::control::Control;
-use crate::error::{BoxError, SpawnFailure};
+use crate::error::SpawnFailure;
 use crate::halt::Halted;
 use crate::handle::{Message, Shared};
 use crate::ids::State;
 use crate::outcome::{ExitReport, Outcome};
 use crate::panics::panic_message;
-use crate::queue::{Inbox, Next};
+use crate::queue::Inbox;
 use crate::registry::{Registry, Remembered};
+use crate::serve::{serve, Served};
 use crate::thread::BackgroundThread;
-use crate::timing::{after, Pace, Schedule};
 
 /// What the new thread tells `spawn` once `startup` finished.
 pub(crate) type Started<T> = Result<(), (SpawnFailure, T)>;
@@ -35,6 +35,25 @@ pub(crate) fn run<T: BackgroundThread>(
     control.bind_os_thread();
     crate::halt::set_current(Arc::clone(&control.halt));
     let ctx = Context::new(Arc::clone(&shared.control));
+    // A delayed start: `spawn` returns now, and `startup` runs after the delay, unless a
+    // stop or halt comes first. Nobody waits for the startup then: its failure is told
+    // by the exit (and remembered until joined).
+    let started = match T::TIMING.delay() {
+        Some(delay) => {
+            let _ = started.send(Ok(()));
+            drop(started);
+            if let Some(outcome) = wait_for_start(control, delay) {
+                if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || drop(thread))) {
+                    let message = panic_message(payload);
+                    tracing::error!(thread = control.name, id = control.id.as_u64(), %message, "drop panicked");
+                }
+                end_before_start(shared, inbox, registry, outcome);
+                return;
+            }
+            None
+        }
+        None => Some(started),
+    };
     tracing::debug!(thread = control.name, id = control.id.as_u64(), "starting");
 
     let startup = panic::catch_unwind(AssertUnwindSafe(|| thread.startup(&ctx)));
@@ -49,16 +68,19 @@ pub(crate) fn run<T: BackgroundThread>(
         }),
     };
     if let Some(failure) = failure {
-        end_unstarted(shared, inbox, registry, &failure);
-        let _ = started.send(Err((failure, thread)));
+        end_unstarted(shared, inbox, registry, &failure, started.is_some());
+        if let Some(started) = started {
+            let _ = started.send(Err((failure, thread)));
+        }
         return;
     }
     // A stop requested during startup has already moved the state to `Stopping`.
     control.transition(State::Starting, State::Running);
     tracing::info!(thread = control.name, id = control.id.as_u64(), "started");
-    let _ = started.send(Ok(()));
     // Not kept for the thread's life: an idle thread holds no more memory than it must.
-    drop(started);
+    if let Some(started) = started {
+        let _ = started.send(Ok(()));
+    }
 
     let mut handled = 0;
     let mut undelivered = Vec::new();
@@ -123,149 +145,6 @@ pub(crate) fn run<T: BackgroundThread>(
     });
 }
 
-/// How serving ended, when it did not fail.
-enum Served {
-    /// The queue was closed and every accepted message was handled.
-    Drained,
-    /// A halt was seen between messages.
-    Halted,
-    /// As `Drained`, after the thread's deadline stopped it.
-    Deadline,
-}
-
-/// Handles messages (and, for a ticking thread, ticks) until the queue is closed and
-/// drained, or a halt is seen.
-fn serve<T: BackgroundThread>(
-    thread: &mut T,
-    ctx: &Context,
-    inbox: &Inbox<Message<T>>,
-    control: &Control,
-    handled: &mut u64,
-    undelivered: &mut Vec<T::Task>,
-) -> Result<Served, BoxError> {
-    let deadline = T::TIMING
-        .deadline()
-        .map(|deadline| after(control.started, deadline));
-    if control.every().is_some() || deadline.is_some() {
-        return serve_timed(thread, ctx, inbox, control, handled, undelivered, deadline);
-    }
-    // Only the idle path reads the clock: the busy path stays free of it.
-    while let Some(message) = inbox.next(|| control.mark_woken()) {
-        if control.halt.is_halted() {
-            return Ok(halted(message, undelivered));
-        }
-        run_message(thread, ctx, control, handled, message)?;
-    }
-    Ok(Served::Drained)
-}
-
-/// [`serve`] with time: the loop waits for the next message, the next tick or the
-/// deadline, whichever comes first, and a busy thread reads the clock at the pace of
-/// its messages to tick (and stop) on time.
-fn serve_timed<T: BackgroundThread>(
-    thread: &mut T,
-    ctx: &Context,
-    inbox: &Inbox<Message<T>>,
-    control: &Control,
-    handled: &mut u64,
-    undelivered: &mut Vec<T::Task>,
-    mut deadline: Option<Instant>,
-) -> Result<Served, BoxError> {
-    let start = Instant::now();
-    let mut schedule = control
-        .every()
-        .map(|every| Schedule::new(every, T::TIMING.missed(), start));
-    let mut pace = Pace::new(start);
-    // Whether the deadline's stop was the one that stopped the thread.
-    let mut reached = false;
-    let drained = |reached| {
-        if reached {
-            Served::Deadline
-        } else {
-            Served::Drained
-        }
-    };
-    loop {
-        let wake = match (schedule.as_ref().map(Schedule::next), deadline) {
-            (Some(tick), Some(end)) => Some(tick.min(end)),
-            (tick, end) => tick.or(end),
-        };
-        let message = match wake {
-            Some(at) => match inbox.next_until(at, || control.mark_woken()) {
-                Next::Item(message) => Some(message),
-                Next::Closed => return Ok(drained(reached)),
-                Next::Timeout => None,
-            },
-            None => match inbox.next(|| control.mark_woken()) {
-                Some(message) => Some(message),
-                None => return Ok(drained(reached)),
-            },
-        };
-        if control.halt.is_halted() {
-            return Ok(message.map_or(Served::Halted, |m| halted(m, undelivered)));
-        }
-        if let Some(message) = message {
-            run_message(thread, ctx, control, handled, message)?;
-            if !pace.due() {
-                continue;
-            }
-        }
-        let now = Instant::now();
-        pace.checked(
-            now,
-            schedule.as_ref().map_or(UNTICKED_PACE, Schedule::period),
-        );
-        if deadline.is_some_and(|end| now >= end) {
-            deadline = None;
-            reached = control.stop_requested().is_none();
-            control.request_stop();
-        }
-        let Some(schedule) = schedule.as_mut() else {
-            continue;
-        };
-        // A period set (by `set_every`) since the last look counts from now.
-        if let Some(every) = control.every().filter(|&e| e != schedule.period()) {
-            schedule.set_period(every, now);
-        }
-        if schedule.take_due(now) {
-            thread.__tick(ctx)?;
-        }
-    }
-}
-
-/// The period a thread with a deadline and no ticks paces its clock reads by: it
-/// stops within about a millisecond of its deadline.
-const UNTICKED_PACE: Duration = Duration::from_millis(16);
-
-/// Runs one message: a task through `handle`, or a `call`/`cast` job.
-fn run_message<T: BackgroundThread>(
-    thread: &mut T,
-    ctx: &Context,
-    control: &Control,
-    handled: &mut u64,
-    message: Message<T>,
-) -> Result<(), BoxError> {
-    match message {
-        Message::Task(task) => {
-            *handled += 1;
-            control.set_handled(*handled);
-            thread.handle(task, ctx)
-        }
-        Message::Job(job) => {
-            (*job).run(thread, ctx);
-            Ok(())
-        }
-    }
-}
-
-/// Halted between messages: `message` goes back with the rest.
-fn halted<T: BackgroundThread>(message: Message<T>, undelivered: &mut Vec<T::Task>) -> Served {
-    if let Message::Task(task) = message {
-        undelivered.push(task);
-    }
-    Served::Halted
-}
-
 /// Receives what is left in the closed queue: the tasks are returned, the calls are
 /// dropped unanswered (which tells their callers the thread ended).
 fn collect_undelivered<T: BackgroundThread>(
@@ -279,19 +158,54 @@ fn collect_undelivered<T: BackgroundThread>(
     }
 }
 
+/// Waits out a start delay: `None` once it has passed, or how the thread ends if a stop
+/// or halt came first.
+fn wait_for_start(control: &Control, delay: Duration) -> Option<Outcome> {
+    let interrupted = control.is_closed() || control.interrupt().recv_timeout(delay).is_ok();
+    if !interrupted && !control.is_closed() {
+        return None;
+    }
+    Some(if control.halt.is_halted() {
+        Outcome::Halted
+    } else {
+        Outcome::StoppedBeforeStart
+    })
+}
+
+/// Ends a thread stopped (or halted) during its start delay: `startup`, `handle` and
+/// `shutdown` never ran, and the tasks sent meanwhile are returned.
+fn end_before_start<T: BackgroundThread>(
+    shared: &Shared<T>,
+    inbox: &Inbox<Message<T>>,
+    registry: &Registry,
+    outcome: Outcome,
+) {
+    let control = &*shared.control;
+    control.close_queue();
+    control.mark_stopping();
+    salvaging(shared, registry, 0, || {
+        let mut undelivered = Vec::new();
+        collect_undelivered(inbox, &mut undelivered);
+        finish(shared, registry, State::Stopped, outcome, 0, undelivered);
+    });
+}
+
 /// Ends a thread that never ran (its `startup` failed, or no OS thread could be
 /// started): like every other thread it publishes an exit, with every task accepted
-/// meanwhile (through a handle from the registry) returned. `spawn` hands the failure
-/// itself to its caller, so the exit counts as taken.
+/// meanwhile (through a handle from the registry) returned. When `spawn` hands the
+/// failure itself to its caller (`told`), the exit counts as taken.
 pub(crate) fn end_unstarted<T: BackgroundThread>(
     shared: &Shared<T>,
     inbox: &Inbox<Message<T>>,
     registry: &Registry,
     failure: &SpawnFailure,
+    told: bool,
 ) {
     let control = &*shared.control;
     control.close_queue();
-    control.mark_exit_taken();
+    if told {
+        control.mark_exit_taken();
+    }
     salvaging(shared, registry, 0, || {
         tracing::error!(thread = control.name, id = control.id.as_u64(), %failure, "could not start");
         let mut undelivered = Vec::new();

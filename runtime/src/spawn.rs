@@ -58,7 +58,7 @@ pub(crate) fn spawn_in<T: BackgroundThread>(
         Ok(os_thread) => control.set_join_handle(os_thread),
         Err(error) => {
             let failure = SpawnFailure::Os(error);
-            end_unstarted(&shared, &inbox, registry, &failure);
+            end_unstarted(&shared, &inbox, registry, &failure, true);
             return fail(failure, thread);
         }
     }
@@ -71,7 +71,7 @@ pub(crate) fn spawn_in<T: BackgroundThread>(
         let _ = join_os_thread();
         let error = std::io::Error::other("the new thread ended before it was started");
         let failure = SpawnFailure::Os(error);
-        end_unstarted(&shared, &inbox, registry, &failure);
+        end_unstarted(&shared, &inbox, registry, &failure, true);
         return fail(failure, thread);
     }
     match started_rx.recv() {

@@ -125,7 +125,7 @@ pub trait Declared {
     const NAME: &'static str;
     /// The queue's capacity: `None` for an unbounded queue. Never `Some(0)`.
     const CAPACITY: Option<usize>;
-    /// Its ticks (`every`, `missed`): none unless declared.
+    /// Its time (`every`, `missed`, `delay`, `deadline`): none unless declared.
     const TIMING: Timing = Timing::NONE;
 
     /// Runs the thread's [`Ticking::tick`]; written by the attribute for a thread

@@ -4,9 +4,10 @@
 use std::time::{Duration, Instant};
 
 /// The time a thread is declared with: whether (and how often) its
-/// [`tick`](crate::Ticking::tick) runs, and how long it may run at most. Written by
-/// `#[background_thread(every = "…", deadline = "…")]`; read it as
-/// [`Declared::TIMING`](crate::Declared::TIMING).
+/// [`tick`](crate::Ticking::tick) runs, how long after `spawn` it starts, and how long
+/// it may run at most. Written by
+/// `#[background_thread(every = "…", missed = "…", delay = "…", deadline = "…")]`; read
+/// it as [`Declared::TIMING`](crate::Declared::TIMING).
 ///
 /// # Examples
 ///
@@ -14,7 +15,7 @@ use std::time::{Duration, Instant};
 /// use std::time::Duration;
 /// use threadward::{background_thread, Declared, MissedTicks};
 ///
-/// #[background_thread(every = "1m30s", missed = "burst")]
+/// #[background_thread(every = "1m30s", missed = "burst", delay = "1s", deadline = "2h")]
 /// struct Flusher;
 /// # impl threadward::BackgroundThread for Flusher {
 /// #     type Task = ();
@@ -26,12 +27,15 @@ use std::time::{Duration, Instant};
 ///
 /// assert_eq!(Flusher::TIMING.every(), Some(Duration::from_secs(90)));
 /// assert_eq!(Flusher::TIMING.missed(), MissedTicks::Burst);
+/// assert_eq!(Flusher::TIMING.delay(), Some(Duration::from_secs(1)));
+/// assert_eq!(Flusher::TIMING.deadline(), Some(Duration::from_secs(7200)));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timing {
     every: Option<Duration>,
     missed: MissedTicks,
     deadline: Option<Duration>,
+    delay: Option<Duration>,
 }
 
 impl Timing {
@@ -40,6 +44,7 @@ impl Timing {
         every: None,
         missed: MissedTicks::Skip,
         deadline: None,
+        delay: None,
     };
 
     /// Ticks every `period`, handling missed ones as `missed` says.
@@ -48,7 +53,23 @@ impl Timing {
             every: Some(period),
             missed,
             deadline: None,
+            delay: None,
         }
+    }
+
+    /// The same, and started (`startup` run) only after `delay`; `spawn` returns at
+    /// once.
+    #[must_use]
+    pub const fn with_delay(self, delay: Duration) -> Self {
+        Self {
+            delay: Some(delay),
+            ..self
+        }
+    }
+
+    /// How long after `spawn` the thread runs `startup`.
+    pub const fn delay(&self) -> Option<Duration> {
+        self.delay
     }
 
     /// The same, and stopped (gracefully) once it has run for `deadline`.

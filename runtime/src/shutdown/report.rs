@@ -138,6 +138,7 @@ fn label(outcome: &Outcome) -> &'static str {
     match outcome {
         Outcome::Stopped => "stopped",
         Outcome::DeadlineReached => "deadline",
+        Outcome::StoppedBeforeStart => "unstarted",
         Outcome::Halted => "halted",
         Outcome::Panicked { .. } => "panicked",
         _ => "failed",
@@ -160,7 +161,7 @@ fn row(f: &mut fmt::Formatter<'_>, thread: &ExitReport) -> fmt::Result {
     )?;
     if !matches!(
         thread.outcome(),
-        Outcome::Stopped | Outcome::DeadlineReached | Outcome::Halted
+        Outcome::Stopped | Outcome::DeadlineReached | Outcome::StoppedBeforeStart | Outcome::Halted
     ) {
         writeln!(f, "    {}", thread.outcome())?;
     }

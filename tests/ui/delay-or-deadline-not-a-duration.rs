@@ -6,6 +6,9 @@ struct Zero;
 #[background_thread(deadline = "30")]
 struct NoUnit;
 
+#[background_thread(delay = "0ms")]
+struct NoDelay;
+
 // Each is a complete thread but for its attribute's mistake.
 macro_rules! threads {
     ($($ty:ident),*) => {$(
@@ -18,6 +21,6 @@ macro_rules! threads {
     )*};
 }
 
-threads!(Zero, NoUnit);
+threads!(Zero, NoUnit, NoDelay);
 
 fn main() {}
