@@ -194,6 +194,86 @@ fn a_period_set_in_handle_takes_effect_however_rarely_the_clock_is_read() {
     hourly.join_timeout(BOUND).unwrap();
 }
 
+#[background_thread(every = "2s")]
+#[derive(Default)]
+struct Quickening {
+    at: Arc<std::sync::Mutex<Vec<Instant>>>,
+}
+
+impl BackgroundThread for Quickening {
+    type Task = ();
+    fn handle(&mut self, (): (), _ctx: &Context) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+impl Ticking for Quickening {
+    fn tick(&mut self, ctx: &Context) -> Result<(), BoxError> {
+        let mut at = self.at.lock().map_err(|_| "poisoned")?;
+        at.push(Instant::now());
+        ctx.set_every(Duration::from_millis(10))?;
+        Ok(())
+    }
+}
+
+#[test]
+fn a_period_shortened_in_tick_counts_from_then_not_from_the_old_next_tick() {
+    let at = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let quickening = Quickening {
+        at: Arc::clone(&at),
+    }
+    .spawn()
+    .unwrap();
+    // The first tick, at 2 s, shortens the period to 10 ms: the second must not wait
+    // for the old period's next tick, 2 s later.
+    wait_until("ticked twice", || at.lock().unwrap().len() >= 2);
+    let at = at.lock().unwrap().clone();
+    assert!(
+        at[1] - at[0] < Duration::from_secs(1),
+        "{:?}",
+        at[1] - at[0]
+    );
+    quickening.stop();
+    quickening.join_timeout(BOUND).unwrap();
+}
+
+#[test]
+fn ticks_come_within_64_tasks_when_small_tasks_give_way_to_slow_ones() {
+    let recorder = Recorder {
+        work: Duration::ZERO,
+        ..Recorder::default()
+    }
+    .spawn()
+    .unwrap();
+    // Hold the thread while the queue fills: 100,000 instant tasks, then slow ones.
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    recorder
+        .cast(move |_, _| {
+            let _ = gate.recv_timeout(BOUND);
+        })
+        .unwrap();
+    for _ in 0..100_000 {
+        recorder.send(()).unwrap();
+    }
+    recorder
+        .cast(|r, _| r.work = Duration::from_millis(2))
+        .unwrap();
+    for _ in 0..200 {
+        recorder.send(()).unwrap();
+    }
+    drop(release);
+    let ticks = recorder.call(|r, _| r.ticks.clone()).unwrap();
+    // 200 tasks of 2 ms are 40 periods: the clock is read within 64 of them.
+    assert!(
+        ticks
+            .iter()
+            .any(|&(_, handled)| handled > 100_000 && handled < 100_200),
+        "no tick among the slow tasks"
+    );
+    recorder.stop();
+    recorder.join_timeout(BOUND).unwrap();
+}
+
 #[background_thread]
 #[derive(Default)]
 struct Untimed;

@@ -47,9 +47,13 @@ summing_thread!(Sum, name = "bench-sum");
 summing_thread!(BoundedSum, name = "bench-sum-bounded", capacity = 1024);
 summing_thread!(TickingSum, name = "bench-sum-ticking", every = "1ms");
 
+/// Ticks of every `TickingSum`: a run that ticked never was no measure of ticking.
+pub(crate) static TICKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 impl Ticking for TickingSum {
     fn tick(&mut self, _ctx: &Context) -> Result<(), BoxError> {
         black_box(self.total);
+        TICKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
 }
@@ -86,6 +90,11 @@ pub(crate) fn run(consumer: Consumer, bounded_queue: bool, producers: u64, messa
             let registry = Registry::new();
             let handle = TickingSum::default().spawn_in(&registry).expect("spawn");
             ward(producers, each, &handle);
+            // A run of a few dozen milliseconds ticks every millisecond of it.
+            assert!(
+                TICKS.load(std::sync::atomic::Ordering::Relaxed) > 0,
+                "the ticking thread never ticked"
+            );
         }
         Consumer::Threadward => {
             let registry = Registry::new();

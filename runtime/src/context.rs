@@ -11,6 +11,7 @@ use crate::control::Control;
 use crate::error::SetEveryError;
 use crate::halt::Halted;
 use crate::ids::{State, ThreadId};
+use crate::timing::period;
 
 /// What a running thread knows about itself.
 ///
@@ -69,14 +70,16 @@ impl Context {
     /// The period of the thread's ticks, as declared with `every` or last set with
     /// [`set_every`](Self::set_every); `None` for a thread without ticks.
     pub fn every(&self) -> Option<Duration> {
-        self.control.every()
+        period(self.control.every_nanos())
     }
 
-    /// Changes the period of the thread's ticks: the next tick is due one `every`
-    /// from now, and the rest follow at the new period. A thread can back off when there
-    /// is nothing to do, and speed up again. Called on the thread itself (in `handle`
-    /// or `tick`), it takes effect at once; from another thread (through a clone of the
-    /// context), when the thread next wakes.
+    /// Changes the period of the thread's ticks: once the thread sees the change, the
+    /// next tick is due one `every` later, and the rest follow at the new period
+    /// (setting the period it already has changes nothing). A thread can back off when
+    /// there is nothing to do, and speed up again. Called on the thread itself (in
+    /// `handle` or `tick`), it is seen at once; from another thread (through a clone of
+    /// the context), when the thread next wakes for a task or a tick. Periods longer
+    /// than about 584 years are cut to that.
     ///
     /// # Errors
     ///
@@ -119,7 +122,7 @@ impl Context {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn set_every(&self, every: Duration) -> Result<(), SetEveryError> {
-        if self.control.every().is_none() {
+        if self.control.every_nanos() == 0 {
             return Err(SetEveryError::NotTicking(every));
         }
         if every.is_zero() {

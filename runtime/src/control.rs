@@ -99,12 +99,11 @@ impl Control {
         }
     }
 
-    /// The period of the thread's ticks, if it ticks.
-    pub(crate) fn every(&self) -> Option<Duration> {
-        match self.every.load(std::sync::atomic::Ordering::Relaxed) {
-            0 => None,
-            nanos => Some(Duration::from_nanos(nanos)),
-        }
+    /// The period of the thread's ticks in nanoseconds, 0 for a thread without ticks
+    /// (see `timing::period`).
+    #[inline]
+    pub(crate) fn every_nanos(&self) -> u64 {
+        self.every.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Sets the period of the thread's ticks (not zero); `spawn` sets the declared one.

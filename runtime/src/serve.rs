@@ -9,7 +9,7 @@ use crate::error::BoxError;
 use crate::handle::Message;
 use crate::queue::{Inbox, Next};
 use crate::thread::BackgroundThread;
-use crate::timing::{after, Pace, Schedule};
+use crate::timing::{after, period, Pace, Schedule};
 
 /// How serving ended, when it did not fail.
 pub(crate) enum Served {
@@ -34,7 +34,7 @@ pub(crate) fn serve<T: BackgroundThread>(
     let deadline = T::TIMING
         .deadline()
         .map(|deadline| after(control.started, deadline));
-    if control.every().is_some() || deadline.is_some() {
+    if control.every_nanos() != 0 || deadline.is_some() {
         return serve_timed(thread, ctx, inbox, control, handled, undelivered, deadline);
     }
     // Only the idle path reads the clock: the busy path stays free of it.
@@ -57,36 +57,30 @@ fn serve_timed<T: BackgroundThread>(
     control: &Control,
     handled: &mut u64,
     undelivered: &mut Vec<T::Task>,
-    mut deadline: Option<Instant>,
+    deadline: Option<Instant>,
 ) -> Result<Served, BoxError> {
     let start = Instant::now();
-    let mut schedule = control
-        .every()
-        .map(|every| Schedule::new(every, T::TIMING.missed(), start));
-    let mut pace = Pace::new(start);
-    // Whether the deadline's stop was the one that stopped the thread.
-    let mut reached = false;
-    let drained = |reached| {
-        if reached {
-            Served::Deadline
-        } else {
-            Served::Drained
-        }
+    let mut time = Time {
+        schedule: period(control.every_nanos())
+            .map(|every| Schedule::new(every, T::TIMING.missed(), start)),
+        deadline,
+        reached: false,
+        period: control.every_nanos(),
     };
+    let mut pace = Pace::new(start);
+    let mut wake = time.wake();
     loop {
-        let wake = match (schedule.as_ref().map(Schedule::next), deadline) {
-            (Some(tick), Some(end)) => Some(tick.min(end)),
-            (tick, end) => tick.or(end),
-        };
+        // The busy path: one message, and the clock read only at the pace's count or
+        // when the period changed (`set_every` in `handle`).
         let message = match wake {
             Some(at) => match inbox.next_until(at, || control.mark_woken()) {
                 Next::Item(message) => Some(message),
-                Next::Closed => return Ok(drained(reached)),
+                Next::Closed => return Ok(time.drained()),
                 Next::Timeout => None,
             },
             None => match inbox.next(|| control.mark_woken()) {
                 Some(message) => Some(message),
-                None => return Ok(drained(reached)),
+                None => return Ok(time.drained()),
             },
         };
         if control.halt.is_halted() {
@@ -94,35 +88,87 @@ fn serve_timed<T: BackgroundThread>(
         }
         if let Some(message) = message {
             run_message(thread, ctx, control, handled, message)?;
-            // A new period (`set_every` in `handle`) is looked at at once: the pace was
-            // set by the old one.
-            let period = schedule.as_ref().map(Schedule::period);
-            if !pace.due() && control.every() == period {
+            if !pace.due() && control.every_nanos() == time.period {
                 continue;
             }
         }
         let now = Instant::now();
-        // With a deadline, the clock is read at least about every millisecond of work.
-        let pace_by = match (schedule.as_ref(), deadline) {
+        pace.checked(now, time.pace_by());
+        if time.look(control, now) {
+            thread.__tick(ctx)?;
+            // A period set in the tick counts from now, not from the old next tick.
+            time.follow(control, Instant::now());
+        }
+        wake = time.wake();
+    }
+}
+
+/// The time a thread serves by: its tick schedule, its deadline, and the period it
+/// last saw.
+struct Time {
+    schedule: Option<Schedule>,
+    deadline: Option<Instant>,
+    /// Whether the deadline's stop was the one that stopped the thread.
+    reached: bool,
+    /// The period (nanoseconds) the schedule follows, to notice a `set_every` cheaply.
+    period: u64,
+}
+
+impl Time {
+    /// When the thread must wake even without a message.
+    fn wake(&self) -> Option<Instant> {
+        match (self.schedule.as_ref().map(Schedule::next), self.deadline) {
+            (Some(tick), Some(end)) => Some(tick.min(end)),
+            (tick, end) => tick.or(end),
+        }
+    }
+
+    /// How the serving ended, once the queue is drained.
+    fn drained(&self) -> Served {
+        if self.reached {
+            Served::Deadline
+        } else {
+            Served::Drained
+        }
+    }
+
+    /// The period the clock reads are paced by. With a deadline, they come at least
+    /// about every millisecond of work.
+    fn pace_by(&self) -> Duration {
+        match (self.schedule.as_ref(), self.deadline) {
             (Some(schedule), Some(_)) => schedule.period().min(UNTICKED_PACE),
             (Some(schedule), None) => schedule.period(),
             (None, _) => UNTICKED_PACE,
-        };
-        pace.checked(now, pace_by);
-        if deadline.is_some_and(|end| now >= end) {
-            deadline = None;
-            reached = control.stop_requested().is_none();
+        }
+    }
+
+    /// Looks at the time `now`: stops the thread at its deadline, ends the ticks of a
+    /// stopping thread, follows a new period; whether a tick is due.
+    fn look(&mut self, control: &Control, now: Instant) -> bool {
+        if self.deadline.is_some_and(|end| now >= end) {
+            self.deadline = None;
+            self.reached = control.stop_requested().is_none();
             control.request_stop();
         }
-        let Some(schedule) = schedule.as_mut() else {
-            continue;
-        };
-        // A period set (by `set_every`) since the last look counts from now.
-        if let Some(every) = control.every().filter(|&e| e != schedule.period()) {
-            schedule.set_period(every, now);
+        // A stopping thread ticks no more: it handles what it accepted and ends.
+        if control.is_closed() {
+            self.schedule = None;
         }
-        if schedule.take_due(now) {
-            thread.__tick(ctx)?;
+        self.follow(control, now);
+        self.schedule
+            .as_mut()
+            .is_some_and(|schedule| schedule.take_due(now))
+    }
+
+    /// Follows a period set (by `set_every`) since the last look: it counts from `now`.
+    fn follow(&mut self, control: &Control, now: Instant) {
+        let nanos = control.every_nanos();
+        if nanos == self.period {
+            return;
+        }
+        self.period = nanos;
+        if let (Some(schedule), Some(every)) = (self.schedule.as_mut(), period(self.period)) {
+            schedule.set_period(every, now);
         }
     }
 }

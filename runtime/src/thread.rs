@@ -141,10 +141,15 @@ pub trait Declared {
 /// own thread, at a fixed rate.
 ///
 /// The run loop waits for the next task or the next tick, whichever comes first (no
-/// extra thread, no polling); a thread busy with tasks still ticks on time, checking
-/// the clock about 16 times a period. When a tick comes due while the thread is busy,
-/// [`MissedTicks`](crate::MissedTicks) (`missed = "skip"`, the default, `"burst"` or
-/// `"delay"`) says what happens. [`Context::set_every`] changes the period at run time.
+/// extra thread, no polling); a thread busy with tasks still ticks, reading the clock
+/// about 16 times a period and at least every 64 tasks (so a tick is late by at most
+/// a sixteenth of a period while task costs are steady, and by at most 64 tasks when
+/// small tasks suddenly give way to slow ones). When a tick comes due while the thread
+/// is busy, [`MissedTicks`](crate::MissedTicks) (`missed = "skip"`, the default,
+/// `"burst"` or `"delay"`) says what happens. [`Context::set_every`] changes the period
+/// at run time. Ticks stop once the thread is stopping: it then handles the tasks it
+/// accepted, runs `shutdown` (the place for a last flush) and ends. `tick` runs only for
+/// a thread declared with `every`.
 ///
 /// # Examples
 ///

@@ -130,10 +130,12 @@ impl Schedule {
         }
     }
 
+    #[inline]
     pub(crate) fn next(&self) -> Instant {
         self.next
     }
 
+    #[inline]
     pub(crate) fn period(&self) -> Duration {
         self.period
     }
@@ -147,10 +149,14 @@ impl Schedule {
             MissedTicks::Burst => after(self.next, self.period),
             MissedTicks::Delay => after(now, self.period),
             MissedTicks::Skip => {
+                // The whole periods missed, and one more: the first due time after now.
+                let period = self.period.as_nanos().max(1);
                 let late = now.duration_since(self.next).as_nanos();
-                let periods = late / self.period.as_nanos().max(1) + 1;
-                let ahead = u32::try_from(periods).unwrap_or(u32::MAX);
-                after(self.next, self.period.saturating_mul(ahead))
+                let ahead = (late / period + 1) * period;
+                after(
+                    self.next,
+                    Duration::from_nanos(u64::try_from(ahead).unwrap_or(u64::MAX)),
+                )
             }
         };
         true
@@ -163,6 +169,11 @@ impl Schedule {
     }
 }
 
+/// The tick period a `Control` holds in nanoseconds: `None` for 0, no ticks.
+pub(crate) fn period(nanos: u64) -> Option<Duration> {
+    (nanos != 0).then(|| Duration::from_nanos(nanos))
+}
+
 /// `at + duration`, or, when that is past what an `Instant` can hold, as far as it
 /// holds (a period of `Duration::MAX` means "not in this program's life").
 pub(crate) fn after(at: Instant, duration: Duration) -> Instant {
@@ -172,9 +183,11 @@ pub(crate) fn after(at: Instant, duration: Duration) -> Instant {
 }
 
 /// How often a busy thread reads the clock to see whether a tick is due: about 16
-/// times a period, adapting to how long its messages take, so that a thread handling
-/// millions of small tasks a second reads it once every few thousand, and one handling
-/// slow tasks after each.
+/// times a period, adapting to how long its messages take, and at least every 64
+/// messages. A thread handling millions of small tasks a second reads it once every 64
+/// (a clock read costs about as much as such a task), one handling slow tasks after
+/// each; when small tasks give way to slow ones, the clock is read again within 64 of
+/// them.
 #[derive(Debug)]
 pub(crate) struct Pace {
     since: u32,
@@ -183,7 +196,7 @@ pub(crate) struct Pace {
 }
 
 impl Pace {
-    const MOST: u32 = 4096;
+    const MOST: u32 = 64;
 
     pub(crate) fn new(now: Instant) -> Self {
         Self {
@@ -194,6 +207,7 @@ impl Pace {
     }
 
     /// Counts one message handled; whether the clock is to be read now.
+    #[inline]
     pub(crate) fn due(&mut self) -> bool {
         self.since += 1;
         self.since >= self.every
@@ -202,9 +216,9 @@ impl Pace {
     /// The clock was read (`now`): how many messages to handle before the next read.
     pub(crate) fn checked(&mut self, now: Instant, period: Duration) {
         if self.since > 0 {
-            let per_message = now.duration_since(self.last).as_nanos() / u128::from(self.since);
-            let budget = period.as_nanos() / 16;
-            let fit = budget / per_message.max(1);
+            let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+            let per_message = nanos(now.duration_since(self.last)) / u64::from(self.since);
+            let fit = (nanos(period) / 16) / per_message.max(1);
             self.every = u32::try_from(fit).unwrap_or(u32::MAX).clamp(1, Self::MOST);
         }
         self.since = 0;
@@ -247,6 +261,24 @@ mod tests {
     }
 
     #[test]
+    fn skip_is_one_tick_however_tiny_the_period() {
+        let start = Instant::now();
+        for (period, late) in [
+            (Duration::from_nanos(1), Duration::from_secs(10)),
+            (Duration::from_micros(1), Duration::from_secs(3 * 3600)),
+        ] {
+            let mut schedule = Schedule::new(period, MissedTicks::Skip, start);
+            let now = start + period + late;
+            let mut ticks = 0;
+            while schedule.take_due(now) {
+                ticks += 1;
+            }
+            assert_eq!(ticks, 1, "{period:?} late by {late:?}");
+            assert!(schedule.next() > now);
+        }
+    }
+
+    #[test]
     fn periods_too_long_for_the_clock_do_not_panic() {
         let start = Instant::now();
         let mut schedule = Schedule::new(Duration::MAX, MissedTicks::Burst, start);
@@ -270,12 +302,21 @@ mod tests {
     fn the_clock_is_read_about_sixteen_times_a_period() {
         let start = Instant::now();
         let mut pace = Pace::new(start);
-        // Fast messages: 100 ns each, with a 1 ms period: a read every 625.
+        // Fast messages: 100 ns each, with a 1 ms period: 625 would fit, 64 at most.
         for _ in 0..10 {
             assert!(pace.due());
         }
         pace.checked(start + Duration::from_micros(1), MS);
-        assert_eq!(pace.every, 625);
+        assert_eq!(pace.every, 64);
+        // 20 us each: 3 fit in a sixteenth of a millisecond.
+        for _ in 0..64 {
+            pace.due();
+        }
+        pace.checked(
+            start + Duration::from_micros(1) + 64 * Duration::from_micros(20),
+            MS,
+        );
+        assert_eq!(pace.every, 3);
         // Slow messages: 1 ms each: a read after every one.
         let mut pace = Pace::new(start);
         assert!(pace.due());

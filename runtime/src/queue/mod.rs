@@ -290,13 +290,17 @@ impl<M: Item> Inbox<M> {
                 Pop::Closed => Some(None),
                 Pop::Empty => None,
             });
-        woke();
+        // Only work wakes a thread from idleness: a tick's deadline does not.
         match item {
             Some(Some(item)) => {
+                woke();
                 self.made_room();
                 Next::Item(item)
             }
-            Some(None) => Next::Closed,
+            Some(None) => {
+                woke();
+                Next::Closed
+            }
             None => Next::Timeout,
         }
     }
