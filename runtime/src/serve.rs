@@ -50,6 +50,9 @@ pub(crate) fn serve<T: BackgroundThread>(
 /// [`serve`] with time: the loop waits for the next message, the next tick or the
 /// deadline, whichever comes first, and a busy thread reads the clock at the pace of
 /// its messages to tick (and stop) on time.
+// Out of line: the frame of a thread without time stays small (an idle thread's
+// resident memory is mostly the stack pages its loop has touched).
+#[inline(never)]
 fn serve_timed<T: BackgroundThread>(
     thread: &mut T,
     ctx: &Context,
