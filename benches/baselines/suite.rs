@@ -62,7 +62,16 @@ pub(crate) fn measure_in_child(spec: &str) -> Vec<f64> {
             // needs a run of many periods to show its cost, and a longer run evens out
             // the host's noise.
             throughput::run(consumer, false, 1, MESSAGES / 10);
-            vec![throughput::run(consumer, false, 1, MESSAGES * 5)]
+            let before = throughput::TICKS.load(std::sync::atomic::Ordering::Relaxed);
+            let rate = throughput::run(consumer, false, 1, MESSAGES * 5);
+            let ticked = throughput::TICKS.load(std::sync::atomic::Ordering::Relaxed) - before;
+            // A run of a few hundred milliseconds ticks through it. (A short warm-up may
+            // be over before its first tick: a stopping thread ticks no more.)
+            assert!(
+                !matches!(consumer, Consumer::TickingThreadward) || ticked > 0,
+                "the ticking thread never ticked"
+            );
+            vec![rate]
         }
         _ => panic!("no measure {id:?}"),
     }

@@ -90,11 +90,6 @@ pub(crate) fn run(consumer: Consumer, bounded_queue: bool, producers: u64, messa
             let registry = Registry::new();
             let handle = TickingSum::default().spawn_in(&registry).expect("spawn");
             ward(producers, each, &handle);
-            // A run of a few dozen milliseconds ticks every millisecond of it.
-            assert!(
-                TICKS.load(std::sync::atomic::Ordering::Relaxed) > 0,
-                "the ticking thread never ticked"
-            );
         }
         Consumer::Threadward => {
             let registry = Registry::new();
