@@ -32,10 +32,11 @@ pub(crate) fn parse(text: &str) -> Result<u64, String> {
         let unit_len = after.bytes().take_while(u8::is_ascii_alphabetic).count();
         let (unit, after) = after.split_at(unit_len);
         let Some(index) = UNITS.iter().position(|(name, _)| *name == unit) else {
-            return Err(if unit.is_empty() {
-                format!("`{text}` has a number without a unit: {usage}")
-            } else {
-                format!("`{text}`: unknown unit `{unit}`: {usage}")
+            return Err(match (unit.is_empty(), after.chars().next()) {
+                (true, None) => format!("`{text}` has a number without a unit: {usage}"),
+                (true, Some('µ' | 'μ')) => format!("`{text}`: write `us` for microseconds"),
+                (true, Some(other)) => format!("`{text}`: unexpected `{other}`: {usage}"),
+                (false, _) => format!("`{text}`: unknown unit `{unit}`: {usage}"),
             });
         };
         if index < smaller_than {
@@ -74,11 +75,13 @@ mod tests {
             ("5", "without a unit"),
             ("-1s", "not a duration"),
             ("1y", "unknown unit `y`"),
-            ("1.5s", "without a unit"),
+            ("1.5s", "unexpected `.`"),
+            ("1_000ms", "unexpected `_`"),
+            ("5µs", "write `us`"),
             ("s", "not a duration"),
             ("30s1m", "largest unit first"),
             ("1s1s", "largest unit first"),
-            ("5 s", "without a unit"),
+            ("5 s", "unexpected ` `"),
             ("99999999999999h", "too long"),
         ] {
             let error = parse(text).unwrap_err();
