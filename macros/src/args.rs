@@ -1,5 +1,5 @@
 //! Parses the attribute's arguments: `name = "..."`, `capacity = N`, `factory = path`,
-//! `every = "200ms"`, `missed = "skip"`, `delay = "1s"`, `deadline = "30s"`.
+//! `every = "200ms"`, `missed = "skip"`, `delay = "1s"`, `deadline = "30s"`, `singleton`.
 //! Every mistake is recorded and parsing goes on, so one build shows them all.
 
 use proc_macro2::{Span, TokenStream};
@@ -12,7 +12,14 @@ use crate::Errors;
 
 /// The keys the attribute accepts, in the order its documentation gives them.
 const KEYS: &[&str] = &[
-    "name", "capacity", "factory", "every", "missed", "delay", "deadline",
+    "name",
+    "capacity",
+    "factory",
+    "every",
+    "missed",
+    "delay",
+    "deadline",
+    "singleton",
 ];
 
 /// One argument that parsed, with the span of its key.
@@ -31,6 +38,8 @@ pub(crate) struct Args {
     pub(crate) missed: Option<Arg<LitStr>>,
     pub(crate) deadline: Option<Arg<LitStr>>,
     pub(crate) delay: Option<Arg<LitStr>>,
+    /// `singleton`, a flag: the span of the word.
+    pub(crate) singleton: Option<Span>,
 }
 
 impl Args {
@@ -66,6 +75,16 @@ impl Args {
             return;
         };
         let key_span = path.span();
+        if key == "singleton" {
+            match meta {
+                Meta::Path(_) if self.singleton.is_some() => {
+                    errors.push(syn::Error::new(key_span, "duplicate `singleton` argument"));
+                }
+                Meta::Path(_) => self.singleton = Some(key_span),
+                _ => errors.error(&meta, "`singleton` takes no value: write `singleton`"),
+            }
+            return;
+        }
         let Meta::NameValue(name_value) = meta else {
             errors.error(&meta, format!("expected `{key} = {}`", example(&key)));
             return;

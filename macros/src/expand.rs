@@ -54,6 +54,11 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
         .as_ref()
         .map(|factory| expand_factory(model, factory));
     let timing = expand_timing(model);
+    let singleton = model.singleton.then(|| {
+        quote!(
+            const SINGLETON: bool = true;
+        )
+    });
 
     quote! {
         #item
@@ -61,6 +66,7 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
         impl #impl_generics #private::Declared for #ident #ty_generics #where_clause {
             const NAME: &'static str = #name;
             const CAPACITY: ::core::option::Option<usize> = #capacity;
+            #singleton
             #timing
         }
 

@@ -44,6 +44,7 @@ pub(crate) struct Model {
     pub(crate) deadline: Option<u64>,
     /// `delay`, in nanoseconds.
     pub(crate) delay: Option<u64>,
+    pub(crate) singleton: bool,
 }
 
 impl Model {
@@ -112,6 +113,7 @@ impl Model {
             every,
             deadline,
             delay,
+            singleton: args.singleton.is_some(),
         })
     }
 }

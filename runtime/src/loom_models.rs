@@ -342,7 +342,7 @@ fn a_spawn_racing_a_shutdown_is_refused_or_in_the_snapshot() {
                 .map(crate::AnyHandle::id)
                 .collect::<Vec<_>>()
         });
-        let inserted = registry.insert(shared);
+        let inserted = registry.insert(shared, false);
         let snapshot = shutdown.join().unwrap();
 
         match inserted {
@@ -367,7 +367,7 @@ fn a_failure_racing_a_shutdown_is_running_or_remembered() {
         let id = control.id;
         let taken = control.exit_taken_flag();
         let shared: Arc<dyn Managed> = Arc::new(Shared::<Modelled>::new(control, queue));
-        registry.insert(shared).unwrap();
+        registry.insert(shared, false).unwrap();
 
         let shutting_down = registry.clone();
         let shutdown = thread::spawn(move || {

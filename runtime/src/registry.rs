@@ -303,10 +303,27 @@ impl Registry {
     }
 
     /// Adds a thread, unless the registry is shutting down or its limit is reached.
-    pub(crate) fn insert(&self, thread: Arc<dyn Managed>) -> Result<(), SpawnFailure> {
+    pub(crate) fn insert(
+        &self,
+        thread: Arc<dyn Managed>,
+        singleton: bool,
+    ) -> Result<(), SpawnFailure> {
         let mut threads = self.threads();
         if threads.shutting_down {
             return Err(SpawnFailure::ShuttingDown);
+        }
+        // Under the lock: of two racing spawns of a singleton, exactly one gets in.
+        if singleton {
+            let new = thread.control();
+            if let Some(alive) = threads.running.values().find(|running| {
+                let running = running.control();
+                running.name == new.name && running.type_name == new.type_name
+            }) {
+                return Err(SpawnFailure::AlreadyRunning {
+                    name: new.name,
+                    id: alive.control().id,
+                });
+            }
         }
         if let Some(limit) = self.inner.limit {
             if threads.running.len() >= limit {

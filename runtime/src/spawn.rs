@@ -33,7 +33,7 @@ pub(crate) fn spawn_in<T: BackgroundThread>(
         control.set_every(every);
     }
     let shared = Arc::new(Shared::new(Arc::clone(&control), queue));
-    if let Err(failure) = registry.insert(Arc::clone(&shared) as Arc<dyn Managed>) {
+    if let Err(failure) = registry.insert(Arc::clone(&shared) as Arc<dyn Managed>, T::SINGLETON) {
         return fail(failure, thread);
     }
 

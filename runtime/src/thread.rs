@@ -127,6 +127,10 @@ pub trait Declared {
     const CAPACITY: Option<usize>;
     /// Its time (`every`, `missed`, `delay`, `deadline`): none unless declared.
     const TIMING: Timing = Timing::NONE;
+    /// Whether at most one thread of the type may be alive in a registry
+    /// (`singleton`): a second `spawn` fails with
+    /// [`SpawnFailure::AlreadyRunning`](crate::SpawnFailure::AlreadyRunning).
+    const SINGLETON: bool = false;
 
     /// Runs the thread's [`Ticking::tick`]; written by the attribute for a thread
     /// declared with `every` (which makes `Ticking` required). Not a public API.

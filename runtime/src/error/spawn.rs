@@ -4,6 +4,7 @@ use std::fmt;
 use std::io;
 
 use super::BoxError;
+use crate::ids::ThreadId;
 
 /// Why a thread could not be spawned. Part of [`SpawnError`] and
 /// [`CreateError::Spawn`].
@@ -20,6 +21,14 @@ pub enum SpawnFailure {
     /// would outlive the shutdown's report).
     #[error("the registry is shutting down")]
     ShuttingDown,
+    /// The type is declared `singleton` and a thread of it is alive in the registry.
+    #[error("a `{name}` thread is already running ({id}), and it is declared `singleton`")]
+    AlreadyRunning {
+        /// The thread's name.
+        name: &'static str,
+        /// The thread that is alive.
+        id: ThreadId,
+    },
     /// The operating system could not start a thread.
     #[error("the operating system could not start a thread: {0}")]
     Os(io::Error),
