@@ -1,6 +1,6 @@
-//! Code generation. The expansion is glue only: it declares the type's name and queue,
-//! gives it `spawn`/`spawn_in`, registers its factory entry and asserts it can live on
-//! another thread. Every path goes through `::threadward::__private`.
+//! Code generation. The expansion is glue only: it declares the type's name, queue,
+//! time and singleton flag (and the call of its `tick`), gives it `spawn`/`spawn_in`,
+//! registers its factory entry and asserts it can live on another thread. Every path goes through `::threadward::__private`.
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};

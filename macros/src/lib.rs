@@ -20,9 +20,10 @@ use quote::ToTokens;
 /// Together with an `impl BackgroundThread` for the struct, it gives the struct
 ///
 /// - `spawn(self)` and `spawn_in(self, &Registry)`, which start the thread and return a
-///   `Handle<Self>` once `startup` has finished (the methods have the struct's visibility);
-/// - an implementation of `threadward::Declared` with the thread's `NAME` and the queue's
-///   `CAPACITY`;
+///   `Handle<Self>` once `startup` has finished (at once, with `delay`; the methods have
+///   the struct's visibility);
+/// - an implementation of `threadward::Declared` with the thread's `NAME`, the queue's
+///   `CAPACITY`, its `TIMING` and whether it is a `SINGLETON`;
 /// - for a non-generic struct, an entry in the factory, so that
 ///   `threadward::create(name)` constructs and spawns it — with the `factory` argument,
 ///   or with `Default::default` when the struct implements `Default`. A struct with
@@ -37,6 +38,14 @@ use quote::ToTokens;
 /// | `name = "..."` | the thread's name: factory, registry and OS thread name (ASCII letters, digits, `_`, `-`, `.`) | the struct's name in snake case |
 /// | `capacity = N` | a bounded queue of `N` (at least 1) tasks: `send` waits while it is full | unbounded |
 /// | `factory = path` | a `fn() -> Self` that `create` constructs the value with | `Default::default`, if implemented |
+/// | `every = "200ms"` | calls `Ticking::tick` at this period, between tasks (`impl Ticking` is then required) | no ticks |
+/// | `missed = "skip"` | what a tick that came due while the thread was busy does: `skip`, `burst` or `delay` (only with `every`) | `skip` |
+/// | `delay = "1s"` | runs `startup` this long after `spawn`, which returns at once; a stop meanwhile ends the thread unstarted | no delay |
+/// | `deadline = "30s"` | stops the thread gracefully once it has run this long (`Outcome::DeadlineReached`) | none |
+/// | `singleton` | while a thread of the type is alive in a registry, another `spawn` fails with `SpawnFailure::AlreadyRunning` | any number |
+///
+/// Durations are string literals parsed at compile time: integer parts, largest unit
+/// first, from `h`, `m`, `s`, `ms`, `us`, `ns` (`"250ms"`, `"1m30s"`), more than zero.
 ///
 /// Generic structs can be declared and spawned, but `create` needs one concrete type, so
 /// they get no factory entry and take neither `name` nor `factory`.
@@ -78,10 +87,11 @@ use quote::ToTokens;
 /// Every mistake is a compile error on the tokens at fault, and all argument errors show
 /// in one build: an attribute on something other than a struct, an unknown or repeated
 /// argument, a value of the wrong kind, `capacity = 0`, an empty or invalid `name`,
-/// `name` or `factory` on a generic struct, a `factory` that does not return `Self`.
-/// Without `impl BackgroundThread` the error says what is missing; so does an
-/// `impl BackgroundThread` for a type without the attribute, and one for a type that is
-/// not `Send + 'static`.
+/// `name` or `factory` on a generic struct, a `factory` that does not return `Self`, a
+/// duration that is not one (or is zero), an unknown `missed` policy or `missed` without
+/// `every`, `singleton` with a value. Without `impl BackgroundThread` (or, with `every`,
+/// `impl Ticking`) the error says what is missing; so does an `impl BackgroundThread`
+/// for a type without the attribute, and one for a type that is not `Send + 'static`.
 #[proc_macro_attribute]
 pub fn background_thread(args: TokenStream, item: TokenStream) -> TokenStream {
     let item = proc_macro2::TokenStream::from(item);

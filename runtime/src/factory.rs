@@ -98,7 +98,8 @@ impl<T> WithoutDefault<T> for DefaultProbe<T> {
 }
 
 /// Creates and spawns the thread registered under `name`, in the global
-/// [`registry()`]. Returns once its `startup` has finished.
+/// [`registry()`]. Returns once its `startup` has finished (at once for a thread
+/// declared with `delay`).
 ///
 /// Every non-generic `#[background_thread]` type is registered under its name (the
 /// `name` argument, or the type's name in snake case) and constructed with the

@@ -41,8 +41,9 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// Whether the thread ended the way it was asked to, handling everything it
-    /// accepted.
+    /// Whether the thread ended the way it was asked to: stopped (by a request or its
+    /// deadline) after handling everything it accepted, or stopped before its delayed
+    /// start, with what it accepted returned.
     pub fn is_clean(&self) -> bool {
         matches!(
             self,

@@ -1,5 +1,6 @@
 //! Spawning: a thread's queue, shared state and registry entry are made, its OS thread
-//! started, and `spawn` returns once `startup` has finished.
+//! started, and `spawn` returns once `startup` has finished (or, with `delay`, once the
+//! thread is waiting out its delay).
 
 use std::panic;
 use std::sync::Arc;
@@ -14,7 +15,8 @@ use crate::registry::Registry;
 use crate::run_loop::{abandon, end_unstarted, run, Started};
 use crate::thread::BackgroundThread;
 
-/// Spawns `thread` into `registry` and returns once its `startup` has finished.
+/// Spawns `thread` into `registry` and returns once its `startup` has finished (at once
+/// for a thread declared with `delay`: the run loop answers before its delay).
 pub(crate) fn spawn_in<T: BackgroundThread>(
     thread: T,
     registry: &Registry,

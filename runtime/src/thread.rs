@@ -13,7 +13,8 @@ use crate::timing::Timing;
 /// 1. [`startup`](Self::startup): `spawn` returns only after it finished. If it fails
 ///    or panics, `spawn` returns the error and neither `handle` nor `shutdown` runs;
 ///    tasks sent meanwhile through a handle from the registry are returned to whoever
-///    joins it.
+///    joins it. (A thread declared with `delay` runs it that long after `spawn`, which
+///    returns at once: its failure is then told by the exit.)
 /// 2. [`handle`](Self::handle) for every task sent to the thread, in the order they were
 ///    sent, until the thread is stopped. Returning an error or panicking ends the thread:
 ///    no further task is handled and the ones still queued are returned to whoever joins.
@@ -95,7 +96,8 @@ pub trait BackgroundThread: Declared + Sized + Send + 'static {
     }
 }
 
-/// The declaration `#[background_thread]` writes for a type: its name and queue.
+/// The declaration `#[background_thread]` writes for a type: its name, queue, time and
+/// whether it is a singleton.
 ///
 /// Implemented by the attribute; do not implement it by hand. It is a supertrait of
 /// [`BackgroundThread`] so that a type cannot be run without the attribute.

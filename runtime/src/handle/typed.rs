@@ -23,7 +23,8 @@ use crate::thread::BackgroundThread;
 
 /// A typed handle to a running thread: send it tasks, call into it, stop it, join it.
 ///
-/// Returned by `spawn` once `startup` has finished. Cheap to clone; every clone controls
+/// Returned by `spawn` once `startup` has finished (at once for a thread declared with
+/// `delay`, whose `startup` runs later). Cheap to clone; every clone controls
 /// the same thread. Dropping handles does not stop the thread: it runs until it is
 /// stopped (through a handle, its registry or its own [`Context::stop`]), or fails.
 ///
