@@ -89,6 +89,7 @@ mod tests {
     use std::sync::Arc;
     use std::task::{Context, Poll, Wake, Waker};
 
+    use super::super::tests::{asleep_sender, join_within};
     use super::super::{Closable, Queue, Refused};
 
     /// A waker that records that it was woken: no executor, so the test sees exactly
@@ -207,18 +208,8 @@ mod tests {
         let (flag, waker) = Flag::new();
         let mut task = queue.send_async(2);
         assert!(poll(&mut task, &waker).is_pending());
-        let thread = {
-            let queue = Arc::clone(&queue);
-            std::thread::spawn(move || queue.send(3))
-        };
+        let thread = asleep_sender(&queue, 3);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while queue.senders.asleep() == 0 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the sender never slept"
-            );
-            std::thread::yield_now();
-        }
         // Two rooms made, one at a time: each waiter gets one, whichever goes first.
         let mut received = vec![inbox.next(|| ()).unwrap()];
         let mut sent = false;
@@ -237,7 +228,7 @@ mod tests {
                 std::thread::yield_now();
             }
         }
-        thread.join().unwrap().unwrap();
+        join_within(thread).unwrap();
         received.sort_unstable();
         assert_eq!(received, [1, 2, 3]);
     }
@@ -254,21 +245,10 @@ mod tests {
             let (flag, waker) = Flag::new();
             let mut task = queue.send_async(20);
             assert!(poll(&mut task, &waker).is_pending());
-            let thread = {
-                let queue = Arc::clone(&queue);
-                std::thread::spawn(move || queue.send(30))
-            };
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-            while queue.senders.asleep() == 0 {
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "the sender never slept"
-                );
-                std::thread::yield_now();
-            }
+            let thread = asleep_sender(&queue, 30);
             assert_eq!(inbox.next(|| ()), Some(1));
             assert_eq!(inbox.next(|| ()), Some(2));
-            thread.join().unwrap().unwrap();
+            join_within(thread).unwrap();
             assert!(
                 flag.woken(),
                 "a room was free and the waiting task was not woken"

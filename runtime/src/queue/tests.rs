@@ -105,7 +105,7 @@ fn a_closed_queue_hands_items_back_and_drains_what_it_accepted() {
 
 /// Waits (at most ten seconds) until `count` threads sleep in `waiters`, so that a test
 /// exercises the wake-up of a sleeping thread, not a check that came first.
-fn until_asleep(waiters: &Waiters, count: usize) {
+pub(super) fn until_asleep(waiters: &Waiters, count: usize) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while waiters.asleep() < count {
         assert!(Instant::now() < deadline, "the thread never went to sleep");
@@ -115,7 +115,7 @@ fn until_asleep(waiters: &Waiters, count: usize) {
 
 /// Joins `thread`, failing the test instead of hanging if it does not end in ten
 /// seconds (a missed wake-up).
-fn join_within<R: Send + 'static>(thread: std::thread::JoinHandle<R>) -> R {
+pub(super) fn join_within<R: Send + 'static>(thread: std::thread::JoinHandle<R>) -> R {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !thread.is_finished() {
         assert!(
@@ -125,6 +125,21 @@ fn join_within<R: Send + 'static>(thread: std::thread::JoinHandle<R>) -> R {
         std::thread::sleep(Duration::from_millis(1));
     }
     thread.join().unwrap()
+}
+
+/// A thread sending `item` to `queue`, once it sleeps on the full queue.
+pub(super) fn asleep_sender<M: Item + Send + 'static>(
+    queue: &Arc<Queue<M>>,
+    item: M,
+) -> std::thread::JoinHandle<Result<(), M>>
+where
+    M::Plain: Send,
+    M::Tagged: Send,
+{
+    let sending = Arc::clone(queue);
+    let sender = std::thread::spawn(move || sending.send(item));
+    until_asleep(&queue.senders, 1);
+    sender
 }
 
 #[test]
@@ -145,11 +160,7 @@ fn closing_wakes_a_receiver_asleep_on_an_empty_queue() {
 fn closing_wakes_a_sender_asleep_on_a_full_queue_and_hands_its_item_back() {
     let (queue, inbox) = Queue::<u32>::new(Some(1));
     queue.send(1).unwrap();
-    let sender = {
-        let queue = Arc::clone(&queue);
-        std::thread::spawn(move || queue.send(2))
-    };
-    until_asleep(&queue.senders, 1);
+    let sender = asleep_sender(&queue, 2);
     assert!(queue.close());
     assert_eq!(join_within(sender), Err(2));
     assert_eq!(inbox.next(|| ()), Some(1));
@@ -160,11 +171,7 @@ fn closing_wakes_a_sender_asleep_on_a_full_queue_and_hands_its_item_back() {
 fn a_sender_asleep_on_a_full_queue_wakes_when_an_item_is_received() {
     let (queue, inbox) = Queue::<u32>::new(Some(1));
     queue.send(1).unwrap();
-    let sender = {
-        let queue = Arc::clone(&queue);
-        std::thread::spawn(move || queue.send(2))
-    };
-    until_asleep(&queue.senders, 1);
+    let sender = asleep_sender(&queue, 2);
     assert_eq!(inbox.next(|| ()), Some(1));
     assert_eq!(join_within(sender), Ok(()));
     assert_eq!(inbox.next(|| ()), Some(2));

@@ -239,12 +239,15 @@ impl Waiters {
         // comes after the release, so the woken thread does not wait for this lock.
         let mut tasks = self.tasks();
         let threads = self.count.load(Ordering::SeqCst) - tasks.waiting.len();
+        // Taken out without allocating: all the tasks (the list itself), or one.
         let (every, one) = if all {
             (std::mem::take(&mut tasks.waiting), None)
         } else {
             (std::collections::VecDeque::new(), self.take_one(&mut tasks))
         };
-        self.count.fetch_sub(every.len(), Ordering::SeqCst);
+        if !every.is_empty() {
+            self.count.fetch_sub(every.len(), Ordering::SeqCst);
+        }
         drop(tasks);
         for (_, waker) in every {
             waker.wake();
@@ -252,10 +255,11 @@ impl Waiters {
         if let Some(waker) = one {
             waker.wake();
         }
-        if all {
-            self.changed.notify_all();
-        } else if threads != 0 {
-            self.changed.notify_one();
+        // Only threads sleep on the condition variable: no system call without one.
+        match (threads, all) {
+            (0, _) => {}
+            (_, true) => self.changed.notify_all(),
+            (_, false) => self.changed.notify_one(),
         }
     }
 
