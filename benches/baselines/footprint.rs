@@ -4,7 +4,7 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
-use threadward::Registry;
+use threadward::{BackgroundThread, Handle, Registry};
 
 use crate::latency::{hand_rolled_worker, Idle};
 
@@ -62,25 +62,47 @@ pub(crate) fn resident(threadward: bool, count: usize) -> f64 {
 /// Runs `measure` while `count` idle threads exist, then stops them.
 fn with_idle_threads<R>(threadward: bool, count: usize, measure: impl FnOnce() -> R) -> R {
     if threadward {
-        let registry = Registry::new();
-        let handles: Vec<_> = (0..count)
-            .map(|_| Idle::default().spawn_in(&registry).expect("spawn"))
-            .collect();
-        let measured = measure();
-        registry.stop_all();
-        for handle in &handles {
-            handle.join().expect("join");
-        }
-        measured
+        with_threads(
+            count,
+            |r| Idle::default().spawn_in(r).expect("spawn"),
+            measure,
+        )
     } else {
-        let (senders, workers): (Vec<_>, Vec<_>) = (0..count).map(|_| hand_rolled_worker()).unzip();
-        let measured = measure();
-        drop(senders);
-        for worker in workers {
-            worker.join().expect("join");
-        }
-        measured
+        with_workers(count, hand_rolled_worker, measure)
     }
+}
+
+/// Runs `measure` while `count` threadward threads run, each started by `spawn` in a
+/// registry of their own, then stops and joins them.
+pub(crate) fn with_threads<T: BackgroundThread, R>(
+    count: usize,
+    spawn: impl Fn(&Registry) -> Handle<T>,
+    measure: impl FnOnce() -> R,
+) -> R {
+    let registry = Registry::new();
+    let handles: Vec<_> = (0..count).map(|_| spawn(&registry)).collect();
+    let measured = measure();
+    registry.stop_all();
+    for handle in &handles {
+        handle.join().expect("join");
+    }
+    measured
+}
+
+/// Runs `measure` while `count` hand-rolled workers run, each started by `start`, which
+/// returns what stops it when dropped; then stops and joins them.
+pub(crate) fn with_workers<S, W, R>(
+    count: usize,
+    start: impl Fn() -> (S, thread::JoinHandle<W>),
+    measure: impl FnOnce() -> R,
+) -> R {
+    let (stops, workers): (Vec<_>, Vec<_>) = (0..count).map(|_| start()).unzip();
+    let measured = measure();
+    drop(stops);
+    for worker in workers {
+        worker.join().expect("join");
+    }
+    measured
 }
 
 /// User and system CPU time of the whole process so far.

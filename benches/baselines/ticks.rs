@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{unbounded, RecvTimeoutError};
+use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError};
 use threadward::{background_thread, BackgroundThread, BoxError, Context, Registry, Ticking};
 
-use crate::footprint::cpu_time;
+use crate::footprint::{cpu_time, with_threads, with_workers};
 
 /// Records how late each tick runs, against a schedule that starts at `startup` (a
 /// few microseconds before the run loop starts it). It bursts, as the hand-rolled loop
@@ -65,23 +65,13 @@ pub(crate) fn lateness(threadward: bool, ticks: u32) -> Vec<Duration> {
         let samples = lateness.lock().expect("samples").clone();
         samples
     } else {
-        let (_tx, rx) = unbounded::<()>();
+        let (_stop, stopped) = unbounded::<()>();
         let worker = thread::spawn(move || {
-            let start = Instant::now();
-            let mut next = start + PERIOD;
             let mut lateness = Vec::new();
-            while lateness.len() < ticks as usize {
-                let now = Instant::now();
-                if now >= next {
-                    lateness.push(now - next);
-                    next += PERIOD;
-                    continue;
-                }
-                match rx.recv_timeout(next - now) {
-                    Ok(()) | Err(RecvTimeoutError::Timeout) => {}
-                    Err(RecvTimeoutError::Disconnected) => break,
-                }
-            }
+            hand_rolled_ticker(PERIOD, &stopped, |late| {
+                lateness.push(late);
+                lateness.len() < ticks as usize
+            });
             lateness
         });
         worker.join().expect("the ticking loop")
@@ -125,45 +115,45 @@ pub(crate) fn idle(threadward: bool, count: usize, over: Duration) -> (f64, f64)
         (per(cpu.as_secs_f64() * 1e6), per(switches as f64))
     };
     if threadward {
-        let registry = Registry::new();
-        let handles: Vec<_> = (0..count)
-            .map(|_| Second::default().spawn_in(&registry).expect("spawn"))
-            .collect();
-        let measured = measure();
-        registry.stop_all();
-        for handle in &handles {
-            handle.join().expect("join");
-        }
-        measured
+        with_threads(
+            count,
+            |r| Second::default().spawn_in(r).expect("spawn"),
+            measure,
+        )
     } else {
-        let (stops, workers): (Vec<_>, Vec<_>) = (0..count)
-            .map(|_| {
-                let (stop, stopped) = unbounded::<()>();
-                let worker = thread::spawn(move || {
-                    let mut next = Instant::now() + Duration::from_secs(1);
-                    let mut ticks = 0u64;
-                    loop {
-                        let now = Instant::now();
-                        if now >= next {
-                            ticks += 1;
-                            next += Duration::from_secs(1);
-                            continue;
-                        }
-                        match stopped.recv_timeout(next - now) {
-                            Err(RecvTimeoutError::Timeout) => {}
-                            Ok(()) | Err(RecvTimeoutError::Disconnected) => return ticks,
-                        }
-                    }
-                });
-                (stop, worker)
-            })
-            .unzip();
-        let measured = measure();
-        drop(stops);
-        for worker in workers {
-            worker.join().expect("join");
+        let start = || {
+            let (stop, stopped) = unbounded::<()>();
+            let ticker = thread::spawn(move || {
+                hand_rolled_ticker(Duration::from_secs(1), &stopped, |_| true);
+            });
+            (stop, ticker)
+        };
+        with_workers(count, start, measure)
+    }
+}
+
+/// The usual hand-rolled ticker: sleeps on `stopped` until the next tick is due, calls
+/// `tick` with how late it runs, and goes on (every missed tick in turn, as `burst`
+/// does) until `tick` returns false or `stopped` is disconnected.
+fn hand_rolled_ticker(
+    period: Duration,
+    stopped: &Receiver<()>,
+    mut tick: impl FnMut(Duration) -> bool,
+) {
+    let mut next = Instant::now() + period;
+    loop {
+        let now = Instant::now();
+        if now >= next {
+            if !tick(now - next) {
+                return;
+            }
+            next += period;
+            continue;
         }
-        measured
+        match stopped.recv_timeout(next - now) {
+            Ok(()) | Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
     }
 }
 
