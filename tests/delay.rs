@@ -128,14 +128,28 @@ fn startup_runs_after_the_delay_and_then_handles_what_waited() {
 }
 
 #[test]
-fn a_startup_failing_after_the_delay_is_told_by_the_exit() {
+fn a_startup_failing_after_the_delay_is_told_by_the_exit_and_remembered() {
+    let registry = threadward::Registry::new();
     let soon = Soon {
         fail: true,
         ..Soon::default()
     }
-    .spawn()
+    .spawn_in(&registry)
     .expect("spawn does not wait for a delayed startup");
+    let deadline = Instant::now() + BOUND;
+    while soon.is_alive() {
+        assert!(Instant::now() < deadline, "never ended");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // Nobody was told by `spawn`: the registry remembers it until it is joined.
+    let remembered = registry.unjoined_exits();
+    assert_eq!(remembered.len(), 1);
+    assert!(matches!(
+        remembered[0].outcome(),
+        Outcome::StartupFailed { .. }
+    ));
     let exit = soon.join_timeout(BOUND).unwrap();
+    assert!(registry.unjoined_exits().is_empty(), "joined: forgotten");
     match exit.outcome() {
         Outcome::StartupFailed { message } => assert!(message.contains("no database")),
         other => panic!("expected StartupFailed, got {other:?}"),

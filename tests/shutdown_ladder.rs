@@ -338,3 +338,54 @@ fn a_failure_somebody_joined_is_not_reported_again() {
     assert!(report.unjoined_earlier().is_empty());
     assert_eq!(report.exit_code(), 0, "{report}");
 }
+
+#[background_thread(name = "sleeper", delay = "1h")]
+#[derive(Default)]
+struct Sleeper;
+
+impl BackgroundThread for Sleeper {
+    type Task = u32;
+    fn handle(&mut self, _task: u32, _ctx: &Context) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+#[background_thread(name = "brief", deadline = "1ms")]
+#[derive(Default)]
+struct Brief;
+
+impl BackgroundThread for Brief {
+    type Task = ();
+    fn handle(&mut self, (): (), _ctx: &Context) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn threads_stopped_in_their_delay_or_at_their_deadline_leave_a_clean_report() {
+    let _turn = take_turn();
+    let registry = Registry::new();
+    // Ended at its deadline before the shutdown: clean, so not remembered.
+    let brief = Brief.spawn_in(&registry).unwrap();
+    let exit = brief.join_timeout(BOUND).unwrap();
+    assert!(matches!(exit.outcome(), Outcome::DeadlineReached));
+    assert!(registry.unjoined_exits().is_empty());
+    // Still in its start delay when the shutdown stops it, with two tasks waiting.
+    let sleeper = Sleeper.spawn_in(&registry).unwrap();
+    sleeper.send(1).unwrap();
+    sleeper.send(2).unwrap();
+    let report = shut_down(&registry, patient())
+        .recv_timeout(BOUND)
+        .expect("the shutdown ends");
+    assert_eq!(report.exit_code(), 0, "{report}");
+    let row = &report.threads()[0];
+    assert!(matches!(row.outcome(), Outcome::StoppedBeforeStart));
+    assert_eq!(
+        row.undelivered(),
+        2,
+        "the tasks sent meanwhile are returned"
+    );
+    let text = report.to_string();
+    assert!(text.contains("unstarted"), "{text}");
+    assert_eq!(sleeper.join_timeout(BOUND).unwrap().undelivered(), [1, 2]);
+}
