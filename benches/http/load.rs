@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use crate::client::Client;
+use crate::service::client::Client;
 
 /// One measurement's setting.
 pub(crate) struct Load {

@@ -17,9 +17,11 @@
 //! `THREADWARD_BENCH_ROUNDS` sets the rounds (default 3), `THREADWARD_BENCH_SECONDS`
 //! the length of one measurement (default 2; a warm-up of a quarter of it comes first).
 
-#[path = "../../tests/service/client.rs"]
-mod client;
 mod load;
+// The tests' harness: its raw HTTP client, and the build of the example (here in the
+// bench's release profile).
+#[path = "../../tests/service/mod.rs"]
+mod service;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -39,7 +41,7 @@ fn main() {
     }
     let rounds: usize = env_number("THREADWARD_BENCH_ROUNDS", 3);
     let seconds: f64 = env_number("THREADWARD_BENCH_SECONDS", 2.0);
-    let notifier = build_notifier();
+    let notifier = service::example("notifier");
     let loads = [
         Load::new("notifier", "POST /task", 32),
         Load::new("notifier", "POST /task", 64),
@@ -73,22 +75,6 @@ fn env_number<N: std::str::FromStr>(name: &str, default: N) -> N {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// Builds the notifier's release binary and returns its path.
-fn build_notifier() -> PathBuf {
-    let exe = std::env::current_exe().expect("bench binary path");
-    let target = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps/<bench>");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let built = Command::new(cargo)
-        .args(["build", "--quiet", "--release", "--example", "notifier"])
-        .status()
-        .expect("run cargo build");
-    assert!(built.success(), "building the notifier failed");
-    target.join("examples").join("notifier")
 }
 
 /// A server process; stopped when dropped.
