@@ -1,5 +1,6 @@
 //! Parses the attribute's arguments: `name = "..."`, `capacity = N`, `factory = path`,
-//! `every = "200ms"`, `missed = "skip"`, `delay = "1s"`, `deadline = "30s"`, `singleton`.
+//! `every = "200ms"`, `missed = "skip"`, `delay = "1s"`, `deadline = "30s"`,
+//! `startup_timeout = "5s"`, `singleton`.
 //! Every mistake is recorded and parsing goes on, so one build shows them all.
 
 use proc_macro2::{Span, TokenStream};
@@ -19,6 +20,7 @@ const KEYS: &[&str] = &[
     "missed",
     "delay",
     "deadline",
+    "startup_timeout",
     "singleton",
 ];
 
@@ -38,6 +40,7 @@ pub(crate) struct Args {
     pub(crate) missed: Option<Arg<LitStr>>,
     pub(crate) deadline: Option<Arg<LitStr>>,
     pub(crate) delay: Option<Arg<LitStr>>,
+    pub(crate) startup_timeout: Option<Arg<LitStr>>,
     /// `singleton`, a flag: the span of the word.
     pub(crate) singleton: Option<Span>,
 }
@@ -117,6 +120,14 @@ impl Args {
             ),
             "delay" => set(
                 &mut self.delay,
+                &key,
+                key_span,
+                string_literal(&value),
+                &value,
+                errors,
+            ),
+            "startup_timeout" => set(
+                &mut self.startup_timeout,
                 &key,
                 key_span,
                 string_literal(&value),
@@ -211,7 +222,9 @@ fn path_value(value: &Expr) -> Option<Path> {
 
 fn kind(key: &str) -> &'static str {
     match key {
-        "name" | "every" | "missed" | "delay" | "deadline" => "a string literal",
+        "name" | "every" | "missed" | "delay" | "deadline" | "startup_timeout" => {
+            "a string literal"
+        }
         "capacity" => "an integer literal",
         _ => "a path to a function",
     }
@@ -225,6 +238,7 @@ fn example(key: &str) -> &'static str {
         "missed" => "\"skip\"",
         "deadline" => "\"30s\"",
         "delay" => "\"1s\"",
+        "startup_timeout" => "\"5s\"",
         _ => "Notifier::new",
     }
 }

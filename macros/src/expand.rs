@@ -108,7 +108,10 @@ fn expand_timing(model: &Model) -> Option<TokenStream> {
                 #private::MissedTicks::#missed,
             ))
         }
-        None if model.deadline.is_some() || model.delay.is_some() => {
+        None if model.deadline.is_some()
+            || model.delay.is_some()
+            || model.startup_timeout.is_some() =>
+        {
             quote!(#private::Timing::NONE)
         }
         None => return None,
@@ -122,7 +125,11 @@ fn expand_timing(model: &Model) -> Option<TokenStream> {
         let d = nanos(d);
         quote!(.with_delay(#d))
     });
-    let timing = quote!(#base #deadline #delay);
+    let startup_timeout = model.startup_timeout.map(|d| {
+        let d = nanos(d);
+        quote!(.with_startup_timeout(#d))
+    });
+    let timing = quote!(#base #deadline #delay #startup_timeout);
     let tick = model.every.as_ref().map(expand_tick);
     Some(quote! {
         const TIMING: #private::Timing = #timing;

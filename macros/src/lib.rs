@@ -42,6 +42,7 @@ use quote::ToTokens;
 /// | `missed = "skip"` | what a tick that came due while the thread was busy does: `skip`, `burst` or `delay` (only with `every`) | `skip` |
 /// | `delay = "1s"` | runs `startup` this long after `spawn`, which returns at once; a stop meanwhile ends the thread unstarted | no delay |
 /// | `deadline = "30s"` | stops the thread gracefully once it has run this long (`Outcome::DeadlineReached`) | none |
+/// | `startup_timeout = "5s"` | how long `spawn` waits for `startup`: then it is halted and `spawn` fails with `SpawnFailure::StartupTimedOut`, the value handed back (not with `delay`) | no limit |
 /// | `singleton` | while a thread of the type is alive in a registry, another `spawn` fails with `SpawnFailure::AlreadyRunning` | any number |
 ///
 /// Durations are string literals parsed at compile time: integer parts, largest unit
@@ -89,8 +90,9 @@ use quote::ToTokens;
 /// argument, a value of the wrong kind, `capacity = 0`, an empty or invalid `name`,
 /// `name` or `factory` on a generic struct, a `factory` that does not return `Self`, a
 /// duration that is not one (or is zero), an unknown `missed` policy or `missed` without
-/// `every`, `singleton` with a value. Without `impl BackgroundThread` (or, with `every`,
-/// `impl Ticking`) the error says what is missing; so does an `impl BackgroundThread`
+/// `every`, `startup_timeout` with `delay`, `singleton` with a value. Without
+/// `impl BackgroundThread` (or, with `every`, `impl Ticking`) the error says what is
+/// missing; so does an `impl BackgroundThread`
 /// for a type without the attribute, and one for a type that is not `Send + 'static`.
 #[proc_macro_attribute]
 pub fn background_thread(args: TokenStream, item: TokenStream) -> TokenStream {

@@ -44,6 +44,8 @@ pub(crate) struct Model {
     pub(crate) deadline: Option<u64>,
     /// `delay`, in nanoseconds.
     pub(crate) delay: Option<u64>,
+    /// `startup_timeout`, in nanoseconds.
+    pub(crate) startup_timeout: Option<u64>,
     pub(crate) singleton: bool,
 }
 
@@ -104,6 +106,17 @@ impl Model {
         let delay = args
             .delay
             .and_then(|Arg { value, .. }| non_zero_duration("delay", &value, errors));
+        let startup_timeout = match (args.startup_timeout, delay) {
+            (Some(Arg { key, .. }), Some(_)) => {
+                errors.push(syn::Error::new(
+                    key,
+                    "`startup_timeout` bounds how long `spawn` waits for `startup`, and a thread with `delay` is not waited for: `spawn` returns at once; leave one of them out",
+                ));
+                None
+            }
+            (Some(Arg { value, .. }), None) => non_zero_duration("startup_timeout", &value, errors),
+            (None, _) => None,
+        };
         Some(Self {
             item,
             name,
@@ -113,6 +126,7 @@ impl Model {
             every,
             deadline,
             delay,
+            startup_timeout,
             singleton: args.singleton.is_some(),
         })
     }

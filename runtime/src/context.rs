@@ -3,7 +3,7 @@
 use std::fmt;
 use std::panic::Location;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel as channel;
 
@@ -11,7 +11,7 @@ use crate::control::Control;
 use crate::error::SetEveryError;
 use crate::halt::Halted;
 use crate::ids::{State, ThreadId};
-use crate::timing::period;
+use crate::timing::{after, period};
 
 /// What a running thread knows about itself.
 ///
@@ -50,6 +50,10 @@ pub struct Context {
 impl Context {
     pub(crate) fn new(control: Arc<Control>) -> Self {
         Self { control }
+    }
+
+    pub(crate) fn control(&self) -> &Control {
+        &self.control
     }
 
     /// The thread's name.
@@ -133,10 +137,16 @@ impl Context {
     }
 
     /// Whether the queue no longer accepts tasks: a stop or halt was requested (the
-    /// thread ends once it has handled the tasks it accepted), or the thread is ending
-    /// after a failure. Long-running `handle` calls can check it to finish early.
+    /// thread ends once it has handled the tasks it accepted), its `deadline` passed
+    /// (which stops it now, if nothing else did), or the thread is ending after a
+    /// failure. Long-running `handle` calls can check it to finish early.
     pub fn is_stopping(&self) -> bool {
-        self.control.is_closed()
+        self.control.is_closed() || self.deadline_passed()
+    }
+
+    /// Whether the thread has a deadline and it passed (which stops the thread).
+    fn deadline_passed(&self) -> bool {
+        self.control.deadline().is_some() && self.control.check_deadline(Instant::now())
     }
 
     /// Asks this thread to stop once it has handled the tasks already accepted, as
@@ -213,7 +223,8 @@ impl Context {
 
     /// Sleeps for `duration`, unless a stop or halt is requested: returns `true` if it
     /// slept the whole time, `false` if a stop cut it short (at once, not at the next
-    /// tick). Like a checkpoint, it unwinds if the thread was halted.
+    /// tick) or the thread's `deadline` came first (which stops it). Like a checkpoint,
+    /// it unwinds if the thread was halted.
     ///
     /// # Panics
     ///
@@ -250,17 +261,27 @@ impl Context {
     pub fn sleep(&self, duration: Duration) -> bool {
         let location = Location::caller();
         self.control.halt.pass(location);
-        if self.is_stopping() {
-            return false;
-        }
-        let slept = self.control.interrupt().recv_timeout(duration).is_err();
+        let until = after(Instant::now(), duration);
+        let slept = loop {
+            if self.is_stopping() {
+                break false;
+            }
+            let now = Instant::now();
+            if now >= until {
+                break true;
+            }
+            let wake = self.control.deadline().map_or(until, |end| end.min(until));
+            if self.control.interrupt().recv_timeout(wake - now).is_ok() {
+                break false;
+            }
+        };
         self.control.halt.pass(location);
         slept
     }
 
     /// Receives from `receiver`, unless a stop or halt is requested first: `None` when a
-    /// stop cut the wait short or the channel is disconnected. Like a checkpoint, it
-    /// unwinds if the thread was halted.
+    /// stop (or the thread's `deadline`) cut the wait short or the channel is
+    /// disconnected. Like a checkpoint, it unwinds if the thread was halted.
     ///
     /// # Panics
     ///
@@ -272,9 +293,21 @@ impl Context {
         if self.is_stopping() {
             return receiver.try_recv().ok();
         }
-        let message = channel::select! {
-            recv(receiver) -> message => message.ok(),
-            recv(self.control.interrupt()) -> _ => None,
+        let message = loop {
+            let Some(end) = self.control.deadline() else {
+                break channel::select! {
+                    recv(receiver) -> message => message.ok(),
+                    recv(self.control.interrupt()) -> _ => None,
+                };
+            };
+            if self.deadline_passed() {
+                break receiver.try_recv().ok();
+            }
+            channel::select! {
+                recv(receiver) -> message => break message.ok(),
+                recv(self.control.interrupt()) -> _ => break None,
+                default(end.saturating_duration_since(Instant::now())) => {}
+            }
         };
         self.control.halt.pass(location);
         message

@@ -38,8 +38,8 @@ mod exit;
 
 mod handle;
 
-// The registry; the serving loop and the loop that runs a thread; spawning; the
-// factory; the shutdown.
+// The registry; the serving loop and the loop that runs a thread; spawning; closure
+// threads; the manager; the factory; the shutdown.
 mod registry;
 
 mod serve;
@@ -47,6 +47,10 @@ mod serve;
 mod run_loop;
 
 mod spawn;
+
+mod closure;
+
+mod manager;
 
 mod factory;
 #[cfg(unix)]
@@ -57,10 +61,12 @@ mod loom_models;
 #[cfg(all(test, loom, feature = "async"))]
 mod loom_models_async;
 
+pub use closure::{thread, ClosureThread, ThreadBuilder};
 pub use context::Context;
 pub use error::{
-    BoxError, CallError, CastError, CreateError, JoinError, JoinTimeoutError, SendError,
-    SendTimeoutError, SetEveryError, SpawnError, SpawnFailure, TrySendError,
+    BoxError, CallError, CallTimeoutError, CastError, CreateError, JoinError, JoinTimeoutError,
+    PushError, RunError, SendError, SendTimeoutError, SetEveryError, SpawnError, SpawnFailure,
+    TrySendError, WatchError,
 };
 pub use exit::Exit;
 pub use factory::{create, create_in, factory_names};
@@ -68,6 +74,7 @@ pub use halt::{checkpoint, try_checkpoint, Halted, LastCheckpoint};
 pub use handle::{AnyHandle, Handle, Sender};
 pub use ids::{State, ThreadId};
 pub use info::ThreadInfo;
+pub use manager::{Manager, Pending};
 pub use outcome::{ExitReport, Outcome, SharedError};
 pub use registry::{registry, Registry};
 #[cfg(unix)]

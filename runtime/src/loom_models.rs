@@ -253,7 +253,7 @@ fn counting_hook(runs: &Arc<AtomicUsize>) -> Box<dyn FnOnce() + Send> {
 
 fn control_of(queue: &Arc<Queue<u32>>) -> Arc<Control> {
     let closable: Arc<dyn Closable> = Arc::clone(queue) as Arc<dyn Closable>;
-    Arc::new(Control::new("modelled", "Modelled", closable))
+    Arc::new(Control::new("modelled", "Modelled", closable, None))
 }
 
 #[test]
@@ -329,7 +329,7 @@ fn a_spawn_racing_a_shutdown_is_refused_or_in_the_snapshot() {
         // What `spawn_in` builds before it inserts.
         let (queue, _inbox) = Queue::<Message<Modelled>>::new(Modelled::CAPACITY);
         let closable: Arc<dyn Closable> = Arc::clone(&queue) as Arc<dyn Closable>;
-        let control = Arc::new(Control::new(Modelled::NAME, "Modelled", closable));
+        let control = Arc::new(Control::new(Modelled::NAME, "Modelled", closable, None));
         let id = control.id;
         let shared: Arc<dyn Managed> = Arc::new(Shared::<Modelled>::new(control, queue));
 
@@ -363,7 +363,7 @@ fn a_failure_racing_a_shutdown_is_running_or_remembered() {
         let registry = Registry::new();
         let (queue, _inbox) = Queue::<Message<Modelled>>::new(Modelled::CAPACITY);
         let closable: Arc<dyn Closable> = Arc::clone(&queue) as Arc<dyn Closable>;
-        let control = Arc::new(Control::new(Modelled::NAME, "Modelled", closable));
+        let control = Arc::new(Control::new(Modelled::NAME, "Modelled", closable, None));
         let id = control.id;
         let taken = control.exit_taken_flag();
         let shared: Arc<dyn Managed> = Arc::new(Shared::<Modelled>::new(control, queue));

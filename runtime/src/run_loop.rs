@@ -2,6 +2,7 @@
 //! then `shutdown`, and the hand-over of the exit to whoever joins.
 
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,9 +20,52 @@ use crate::queue::Inbox;
 use crate::registry::{Registry, Remembered};
 use crate::serve::{serve, Served};
 use crate::thread::BackgroundThread;
+use crate::timing::Timing;
 
 /// What the new thread tells `spawn` once `startup` finished.
 pub(crate) type Started<T> = Result<(), (SpawnFailure, T)>;
+
+/// How the new thread starts: its time, where it answers `spawn`, and, when `spawn`
+/// waits with a limit, the gate that decides whether `startup` finished in time.
+pub(crate) struct Start<T> {
+    pub(crate) timing: Timing,
+    pub(crate) answer: channel::Sender<Started<T>>,
+    pub(crate) gate: Arc<StartupGate>,
+}
+
+/// Decides, once, whether `startup` finished before `spawn` stopped waiting for it.
+#[derive(Default)]
+pub(crate) struct StartupGate(AtomicU8);
+
+impl StartupGate {
+    const OPEN: u8 = 0;
+    const FINISHED: u8 = 1;
+    const TIMED_OUT: u8 = 2;
+
+    /// The thread: `startup` finished; `false` if `spawn` timed it out first.
+    fn finish(&self) -> bool {
+        self.0
+            .compare_exchange(
+                Self::OPEN,
+                Self::FINISHED,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .map_or_else(|now| now == Self::FINISHED, |_| true)
+    }
+
+    /// `spawn`: its wait ran out; `true` if `startup` had not finished by then.
+    pub(crate) fn time_out(&self) -> bool {
+        self.0
+            .compare_exchange(
+                Self::OPEN,
+                Self::TIMED_OUT,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
+    }
+}
 
 /// Runs on the new thread, from `startup` to the published exit.
 pub(crate) fn run<T: BackgroundThread>(
@@ -29,8 +73,13 @@ pub(crate) fn run<T: BackgroundThread>(
     shared: &Arc<Shared<T>>,
     inbox: &Inbox<Message<T>>,
     registry: &Registry,
-    started: channel::Sender<Started<T>>,
+    start: Start<T>,
 ) {
+    let Start {
+        timing,
+        answer: started,
+        gate,
+    } = start;
     let control = &*shared.control;
     control.bind_os_thread();
     crate::halt::set_current(Arc::clone(&control.halt));
@@ -38,7 +87,7 @@ pub(crate) fn run<T: BackgroundThread>(
     // A delayed start: `spawn` returns now, and `startup` runs after the delay, unless a
     // stop or halt comes first. Nobody waits for the startup then: its failure is told
     // by the exit (and remembered until joined).
-    let started = match T::TIMING.delay() {
+    let started = match timing.delay() {
         Some(delay) => {
             let _ = started.send(Ok(()));
             drop(started);
@@ -56,17 +105,7 @@ pub(crate) fn run<T: BackgroundThread>(
     };
     tracing::debug!(thread = control.name, id = control.id.as_u64(), "starting");
 
-    let startup = panic::catch_unwind(AssertUnwindSafe(|| thread.startup(&ctx)));
-    let failure = match startup {
-        Ok(Ok(())) => None,
-        // `try_checkpoint()?` passes the halt on as an error.
-        Ok(Err(error)) if error.is::<Halted>() => Some(SpawnFailure::Halted),
-        Ok(Err(error)) => Some(SpawnFailure::Startup(error)),
-        Err(payload) if payload.is::<Halted>() => Some(SpawnFailure::Halted),
-        Err(payload) => Some(SpawnFailure::StartupPanicked {
-            message: panic_message(payload),
-        }),
-    };
+    let failure = start_up(&mut thread, &ctx, &timing, &gate);
     if let Some(failure) = failure {
         end_unstarted(shared, inbox, registry, &failure, started.is_some());
         if let Some(started) = started {
@@ -92,6 +131,7 @@ pub(crate) fn run<T: BackgroundThread>(
             control,
             &mut handled,
             &mut undelivered,
+            timing.missed(),
         )
     }));
     let mut outcome = match served {
@@ -119,10 +159,7 @@ pub(crate) fn run<T: BackgroundThread>(
     }
 
     // A halted thread still cleans up: checkpoints in `shutdown` do not unwind.
-    control.halt.disarm();
-    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| thread.shutdown(&ctx))) {
-        let message = panic_message(payload);
-        tracing::error!(thread = control.name, id = control.id.as_u64(), %message, "shutdown panicked");
+    if let Some(message) = shut_down(&mut thread, &ctx) {
         if outcome.is_clean() {
             outcome = Outcome::Panicked {
                 message: format!("in shutdown: {message}"),
@@ -143,6 +180,53 @@ pub(crate) fn run<T: BackgroundThread>(
         collect_undelivered(inbox, &mut undelivered);
         finish(shared, registry, ended_as, outcome, handled, undelivered);
     });
+}
+
+/// Runs `startup`: how it failed, if it did. One that `spawn` stopped waiting for has
+/// timed out, however it ended.
+fn start_up<T: BackgroundThread>(
+    thread: &mut T,
+    ctx: &Context,
+    timing: &Timing,
+    gate: &StartupGate,
+) -> Option<SpawnFailure> {
+    let startup = panic::catch_unwind(AssertUnwindSafe(|| thread.startup(ctx)));
+    let in_time = gate.finish();
+    match startup {
+        // Too late: `spawn` stopped waiting and halted it, but it finished without
+        // seeing the halt. It started, so `shutdown` runs before the value goes back.
+        Ok(Ok(())) if !in_time => {
+            shut_down(thread, ctx);
+            Some(timed_out(timing))
+        }
+        _ if !in_time => Some(timed_out(timing)),
+        Ok(Ok(())) => None,
+        // `try_checkpoint()?` passes the halt on as an error.
+        Ok(Err(error)) if error.is::<Halted>() => Some(SpawnFailure::Halted),
+        Ok(Err(error)) => Some(SpawnFailure::Startup(error)),
+        Err(payload) if payload.is::<Halted>() => Some(SpawnFailure::Halted),
+        Err(payload) => Some(SpawnFailure::StartupPanicked {
+            message: panic_message(payload),
+        }),
+    }
+}
+
+/// Runs `shutdown` (disarmed: checkpoints in it do not unwind); its panic's message,
+/// if it panicked.
+fn shut_down<T: BackgroundThread>(thread: &mut T, ctx: &Context) -> Option<String> {
+    ctx.control().halt.disarm();
+    let payload = panic::catch_unwind(AssertUnwindSafe(|| thread.shutdown(ctx))).err()?;
+    let message = panic_message(payload);
+    let control = ctx.control();
+    tracing::error!(thread = control.name, id = control.id.as_u64(), %message, "shutdown panicked");
+    Some(message)
+}
+
+/// The failure of a startup that `spawn` stopped waiting for.
+fn timed_out(timing: &Timing) -> SpawnFailure {
+    SpawnFailure::StartupTimedOut {
+        limit: timing.startup_timeout().unwrap_or_default(),
+    }
 }
 
 /// Receives what is left in the closed queue: the tasks are returned, the calls are

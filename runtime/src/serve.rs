@@ -9,7 +9,7 @@ use crate::error::BoxError;
 use crate::handle::Message;
 use crate::queue::{Inbox, Next};
 use crate::thread::BackgroundThread;
-use crate::timing::{after, period, Pace, Schedule};
+use crate::timing::{period, MissedTicks, Pace, Schedule};
 
 /// How serving ended, when it did not fail.
 pub(crate) enum Served {
@@ -30,12 +30,10 @@ pub(crate) fn serve<T: BackgroundThread>(
     control: &Control,
     handled: &mut u64,
     undelivered: &mut Vec<T::Task>,
+    missed: MissedTicks,
 ) -> Result<Served, BoxError> {
-    let deadline = T::TIMING
-        .deadline()
-        .map(|deadline| after(control.started, deadline));
-    if control.every_nanos() != 0 || deadline.is_some() {
-        return serve_timed(thread, ctx, inbox, control, handled, undelivered, deadline);
+    if control.every_nanos() != 0 || control.deadline().is_some() {
+        return serve_timed(thread, ctx, inbox, control, handled, undelivered, missed);
     }
     // Only the idle path reads the clock: the busy path stays free of it.
     while let Some(message) = inbox.next(|| control.mark_woken()) {
@@ -60,14 +58,12 @@ fn serve_timed<T: BackgroundThread>(
     control: &Control,
     handled: &mut u64,
     undelivered: &mut Vec<T::Task>,
-    deadline: Option<Instant>,
+    missed: MissedTicks,
 ) -> Result<Served, BoxError> {
     let start = Instant::now();
     let mut time = Time {
-        schedule: period(control.every_nanos())
-            .map(|every| Schedule::new(every, T::TIMING.missed(), start)),
-        deadline,
-        reached: false,
+        schedule: period(control.every_nanos()).map(|every| Schedule::new(every, missed, start)),
+        deadline: control.deadline(),
         period: control.every_nanos(),
     };
     let mut pace = Pace::new(start);
@@ -78,12 +74,12 @@ fn serve_timed<T: BackgroundThread>(
         let message = match wake {
             Some(at) => match inbox.next_until(at, || control.mark_woken()) {
                 Next::Item(message) => Some(message),
-                Next::Closed => return Ok(time.drained()),
+                Next::Closed => return Ok(drained(control)),
                 Next::Timeout => None,
             },
             None => match inbox.next(|| control.mark_woken()) {
                 Some(message) => Some(message),
-                None => return Ok(time.drained()),
+                None => return Ok(drained(control)),
             },
         };
         if control.halt.is_halted() {
@@ -110,9 +106,8 @@ fn serve_timed<T: BackgroundThread>(
 /// last saw.
 struct Time {
     schedule: Option<Schedule>,
+    /// Until the thread looked past it.
     deadline: Option<Instant>,
-    /// Whether the deadline's stop was the one that stopped the thread.
-    reached: bool,
     /// The period (nanoseconds) the schedule follows, to notice a `set_every` cheaply.
     period: u64,
 }
@@ -123,15 +118,6 @@ impl Time {
         match (self.schedule.as_ref().map(Schedule::next), self.deadline) {
             (Some(tick), Some(end)) => Some(tick.min(end)),
             (tick, end) => tick.or(end),
-        }
-    }
-
-    /// How the serving ended, once the queue is drained.
-    fn drained(&self) -> Served {
-        if self.reached {
-            Served::Deadline
-        } else {
-            Served::Drained
         }
     }
 
@@ -148,10 +134,8 @@ impl Time {
     /// Looks at the time `now`: stops the thread at its deadline, ends the ticks of a
     /// stopping thread, follows a new period; whether a tick is due.
     fn look(&mut self, control: &Control, now: Instant) -> bool {
-        if self.deadline.is_some_and(|end| now >= end) {
+        if self.deadline.is_some() && control.check_deadline(now) {
             self.deadline = None;
-            self.reached = control.stop_requested().is_none();
-            control.request_stop();
         }
         // A stopping thread ticks no more: it handles what it accepted and ends.
         if control.is_closed() {
@@ -173,6 +157,15 @@ impl Time {
         if let (Some(schedule), Some(every)) = (self.schedule.as_mut(), period(self.period)) {
             schedule.set_period(every, now);
         }
+    }
+}
+
+/// How the serving ended, once the queue is drained.
+fn drained(control: &Control) -> Served {
+    if control.deadline_reached() {
+        Served::Deadline
+    } else {
+        Served::Drained
     }
 }
 

@@ -2,6 +2,7 @@
 //! started, and `spawn` returns once `startup` has finished (or, with `delay`, once the
 //! thread is waiting out its delay).
 
+use std::any::Any;
 use std::panic;
 use std::sync::Arc;
 
@@ -12,30 +13,51 @@ use crate::error::{SpawnError, SpawnFailure};
 use crate::handle::{Handle, Managed, Message, Shared};
 use crate::queue::{Closable, Queue};
 use crate::registry::Registry;
-use crate::run_loop::{abandon, end_unstarted, run, Started};
-use crate::thread::BackgroundThread;
+use crate::run_loop::{abandon, end_unstarted, run, Start, Started, StartupGate};
+use crate::thread::{BackgroundThread, Declaration};
+use crate::timing::Timing;
 
-/// Spawns `thread` into `registry` and returns once its `startup` has finished (at once
-/// for a thread declared with `delay`: the run loop answers before its delay).
+/// Spawns `thread` into `registry` as it is declared, and returns once its `startup`
+/// has finished (at once for a thread with a `delay`: the run loop answers before its
+/// delay).
 pub(crate) fn spawn_in<T: BackgroundThread>(
     thread: T,
     registry: &Registry,
 ) -> Result<Handle<T>, SpawnError<T>> {
+    let Declaration {
+        name,
+        capacity,
+        timing,
+        singleton,
+        run_at_once,
+    } = thread.__declaration();
     let fail = |failure, thread| {
         Err(SpawnError {
-            name: T::NAME,
+            name,
             failure,
             thread,
         })
     };
-    let (queue, inbox) = Queue::<Message<T>>::new(T::CAPACITY);
+    let (queue, inbox) = Queue::<Message<T>>::new(capacity);
+    if run_at_once {
+        // A closure thread's first run: its task is `()`. The queue is new and empty:
+        // it has room.
+        if let Ok(task) = (Box::new(()) as Box<dyn Any>).downcast::<T::Task>() {
+            let _ = queue.try_send(Message::Task(*task));
+        }
+    }
     let closable: Arc<dyn Closable> = Arc::clone(&queue) as Arc<dyn Closable>;
-    let control = Arc::new(Control::new(T::NAME, std::any::type_name::<T>(), closable));
-    if let Some(every) = T::TIMING.every() {
+    let control = Arc::new(Control::new(
+        name,
+        std::any::type_name::<T>(),
+        closable,
+        timing.deadline(),
+    ));
+    if let Some(every) = timing.every() {
         control.set_every(every);
     }
     let shared = Arc::new(Shared::new(Arc::clone(&control), queue));
-    if let Err(failure) = registry.insert(Arc::clone(&shared) as Arc<dyn Managed>, T::SINGLETON) {
+    if let Err(failure) = registry.insert(Arc::clone(&shared) as Arc<dyn Managed>, singleton) {
         return fail(failure, thread);
     }
 
@@ -43,16 +65,22 @@ pub(crate) fn spawn_in<T: BackgroundThread>(
     // failure to create one can hand the value back and return what was sent meanwhile.
     let (handoff_tx, handoff_rx) = channel::bounded::<(T, _)>(1);
     let (started_tx, started_rx) = channel::bounded::<Started<T>>(1);
+    let gate = Arc::new(StartupGate::default());
+    let start = Start {
+        timing,
+        answer: started_tx,
+        gate: Arc::clone(&gate),
+    };
     let run_shared = Arc::clone(&shared);
     let run_registry = registry.clone();
     let os_thread = std::thread::Builder::new()
-        .name(T::NAME.to_owned())
+        .name(name.to_owned())
         .spawn(move || {
             let handed = handoff_rx.recv();
             // Both channels are freed once used, not kept for the thread's life.
             drop(handoff_rx);
             if let Ok((thread, inbox)) = handed {
-                run(thread, &run_shared, &inbox, &run_registry, started_tx);
+                run(thread, &run_shared, &inbox, &run_registry, start);
             }
         });
     match os_thread {
@@ -76,7 +104,8 @@ pub(crate) fn spawn_in<T: BackgroundThread>(
         end_unstarted(&shared, &inbox, registry, &failure, true);
         return fail(failure, thread);
     }
-    match started_rx.recv() {
+    let answer = wait_started(&started_rx, &timing, &gate, &control, name);
+    match answer {
         Ok(Ok(())) => Ok(Handle::new(shared)),
         Ok(Err((failure, thread))) => {
             let _ = join_os_thread();
@@ -96,10 +125,41 @@ pub(crate) fn spawn_in<T: BackgroundThread>(
             match joined {
                 Some(Err(payload)) => panic::resume_unwind(payload),
                 _ => panic::resume_unwind(Box::new(format!(
-                    "threadward: thread `{}` ended without reporting its startup",
-                    T::NAME
+                    "threadward: thread `{name}` ended without reporting its startup"
                 ))),
             }
         }
+    }
+}
+
+/// Waits for the thread's answer to `spawn`; with a `startup_timeout`, halts a startup
+/// still running when it runs out, and waits for the answer that then comes.
+fn wait_started<T>(
+    started: &channel::Receiver<Started<T>>,
+    timing: &Timing,
+    gate: &StartupGate,
+    control: &Control,
+    name: &'static str,
+) -> Result<Started<T>, channel::RecvError> {
+    let Some(limit) = timing.startup_timeout() else {
+        return started.recv();
+    };
+    match started.recv_timeout(limit) {
+        Ok(answer) => Ok(answer),
+        Err(channel::RecvTimeoutError::Timeout) => {
+            // Halted only if `startup` is still running; either way its answer comes
+            // once it returns.
+            if gate.time_out() {
+                tracing::warn!(
+                    thread = name,
+                    id = control.id.as_u64(),
+                    ?limit,
+                    "startup timed out: halting it"
+                );
+                control.request_halt();
+            }
+            started.recv()
+        }
+        Err(channel::RecvTimeoutError::Disconnected) => Err(channel::RecvError),
     }
 }

@@ -134,6 +134,19 @@ pub trait Declared {
     /// [`SpawnFailure::AlreadyRunning`](crate::SpawnFailure::AlreadyRunning).
     const SINGLETON: bool = false;
 
+    /// How this value is spawned: what the type declares, or (for a closure thread)
+    /// what its builder said. Not a public API.
+    #[doc(hidden)]
+    fn __declaration(&self) -> Declaration {
+        Declaration {
+            name: Self::NAME,
+            capacity: Self::CAPACITY,
+            timing: Self::TIMING,
+            singleton: Self::SINGLETON,
+            run_at_once: false,
+        }
+    }
+
     /// Runs the thread's [`Ticking::tick`]; written by the attribute for a thread
     /// declared with `every` (which makes `Ticking` required). Not a public API.
     #[doc(hidden)]
@@ -141,6 +154,19 @@ pub trait Declared {
         let _ = ctx;
         Ok(())
     }
+}
+
+/// How a value is spawned (see [`Declared`]). Not a public API.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct Declaration {
+    pub(crate) name: &'static str,
+    pub(crate) capacity: Option<usize>,
+    pub(crate) timing: Timing,
+    pub(crate) singleton: bool,
+    /// Whether a `()` task is queued before the thread starts (a closure thread's
+    /// first run).
+    pub(crate) run_at_once: bool,
 }
 
 /// What a thread declared with `every = "…"` does at each tick: between tasks, on its

@@ -36,6 +36,7 @@ pub struct Timing {
     missed: MissedTicks,
     deadline: Option<Duration>,
     delay: Option<Duration>,
+    startup_timeout: Option<Duration>,
 }
 
 impl Timing {
@@ -45,6 +46,7 @@ impl Timing {
         missed: MissedTicks::Skip,
         deadline: None,
         delay: None,
+        startup_timeout: None,
     };
 
     /// Ticks every `period`, handling missed ones as `missed` says.
@@ -54,6 +56,7 @@ impl Timing {
             missed,
             deadline: None,
             delay: None,
+            startup_timeout: None,
         }
     }
 
@@ -65,6 +68,19 @@ impl Timing {
             delay: Some(delay),
             ..self
         }
+    }
+
+    /// The same, ticking every `period` (keeping the `missed` policy).
+    pub(crate) const fn with_every(self, period: Duration) -> Self {
+        Self {
+            every: Some(period),
+            ..self
+        }
+    }
+
+    /// The same, with `missed` as the policy for missed ticks.
+    pub(crate) const fn with_missed(self, missed: MissedTicks) -> Self {
+        Self { missed, ..self }
     }
 
     /// How long after `spawn` the thread runs `startup`.
@@ -84,6 +100,22 @@ impl Timing {
     /// How long the thread may run, from its `spawn`, before it is stopped.
     pub const fn deadline(&self) -> Option<Duration> {
         self.deadline
+    }
+
+    /// The same, and `spawn` waits at most `limit` for `startup`: a startup still
+    /// running then is halted (at its next checkpoint or interruptible wait) and `spawn`
+    /// fails with [`SpawnFailure::StartupTimedOut`](crate::SpawnFailure::StartupTimedOut).
+    #[must_use]
+    pub const fn with_startup_timeout(self, limit: Duration) -> Self {
+        Self {
+            startup_timeout: Some(limit),
+            ..self
+        }
+    }
+
+    /// How long `spawn` waits for `startup` before it halts it.
+    pub const fn startup_timeout(&self) -> Option<Duration> {
+        self.startup_timeout
     }
 
     /// The period of the ticks, if the thread ticks.

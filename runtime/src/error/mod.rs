@@ -2,13 +2,15 @@
 //! (a task, a closure, the thread itself) hands that value back.
 
 mod join;
+mod manager;
 mod send;
 mod spawn;
 mod timing;
 
 pub use join::{JoinError, JoinTimeoutError};
+pub use manager::{PushError, RunError, WatchError};
 pub(crate) use send::refused_in;
-pub use send::{CallError, CastError, SendError, SendTimeoutError, TrySendError};
+pub use send::{CallError, CallTimeoutError, CastError, SendError, SendTimeoutError, TrySendError};
 pub use spawn::{CreateError, SpawnError, SpawnFailure};
 pub use timing::SetEveryError;
 

@@ -236,6 +236,63 @@ impl<F> fmt::Display for CallError<F> {
 
 impl<F> std::error::Error for CallError<F> {}
 
+/// The error of [`Handle::call_timeout`](crate::Handle::call_timeout). Holds the
+/// closure wherever it never ran.
+pub enum CallTimeoutError<F> {
+    /// The thread no longer accepts work, as the state says. The closure was not sent.
+    Closed(F, State),
+    /// The call was made on the thread itself; the closure was not sent.
+    OwnThread(F),
+    /// The closure did not start within the timeout (the queue stayed full, or the
+    /// thread was busy): it was taken back and will never run.
+    Timeout(F),
+    /// The closure started but did not answer within the timeout. It runs to its end
+    /// on the thread; its value is dropped.
+    Late,
+    /// The thread ended before answering: it was halted, failed, or panicked in the
+    /// closure. The closure is handed back if it never ran.
+    Ended(Option<F>),
+}
+
+impl<F> CallTimeoutError<F> {
+    /// Returns the closure if it never ran (and never will).
+    pub fn into_inner(self) -> Option<F> {
+        match self {
+            Self::Closed(f, _) | Self::OwnThread(f) | Self::Timeout(f) => Some(f),
+            Self::Ended(f) => f,
+            Self::Late => None,
+        }
+    }
+}
+
+impl<F> fmt::Debug for CallTimeoutError<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Closed(..) => "Closed(..)",
+            Self::OwnThread(_) => "OwnThread(..)",
+            Self::Timeout(_) => "Timeout(..)",
+            Self::Late => "Late",
+            Self::Ended(_) => "Ended(..)",
+        })
+    }
+}
+
+impl<F> fmt::Display for CallTimeoutError<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Closed(_, State::Failed) => "calling a background thread that failed",
+            Self::Closed(_, State::Stopped) => "calling a background thread that has stopped",
+            Self::Closed(..) => "calling a background thread that is stopping",
+            Self::OwnThread(_) => "a background thread cannot call itself and wait for the answer",
+            Self::Timeout(_) => "the call timed out before it ran; it will not run",
+            Self::Late => "the call ran but did not answer in time",
+            Self::Ended(_) => "the background thread ended before answering the call",
+        })
+    }
+}
+
+impl<F> std::error::Error for CallTimeoutError<F> {}
+
 /// The error of [`Handle::cast`](crate::Handle::cast). Holds the closure that was not
 /// sent.
 pub enum CastError<F> {

@@ -29,6 +29,9 @@ pub enum SpawnFailure {
         /// The thread that is alive.
         id: ThreadId,
     },
+    /// A closure thread was built with a zero `every`.
+    #[error("`every` must not be zero")]
+    ZeroPeriod,
     /// The operating system could not start a thread.
     #[error("the operating system could not start a thread: {0}")]
     Os(io::Error),
@@ -38,6 +41,15 @@ pub enum SpawnFailure {
     /// The thread was halted while `startup` ran.
     #[error("halted during startup")]
     Halted,
+    /// `startup` did not finish within the thread's `startup_timeout`: it was halted,
+    /// and `spawn` returned once it ended (at its next checkpoint or interruptible
+    /// wait). If it finished without seeing the halt, its `shutdown` ran before the value
+    /// was handed back.
+    #[error("startup did not finish within {limit:?}")]
+    StartupTimedOut {
+        /// The thread's `startup_timeout`.
+        limit: std::time::Duration,
+    },
     /// `startup` panicked.
     #[error("startup panicked: {message}")]
     StartupPanicked {

@@ -9,6 +9,7 @@
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::task::Poll;
+use std::time::{Duration, Instant};
 
 use crate::sync::Backoff;
 
@@ -114,6 +115,31 @@ impl<R> Answer<R> {
                 .filled
                 .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+impl<R> Answer<R> {
+    /// Waits for the answer until `deadline` (for ever if `None`): `Pending` if it had
+    /// not come by then.
+    pub(crate) fn recv_until(&self, deadline: Option<Instant>) -> Poll<Option<R>> {
+        let mut state = self.0.state();
+        loop {
+            if let Poll::Ready(answer) = take(&mut state) {
+                return Poll::Ready(answer);
+            }
+            let now = Instant::now();
+            let left = match deadline {
+                Some(deadline) if deadline <= now => return Poll::Pending,
+                Some(deadline) => deadline - now,
+                None => Duration::MAX,
+            };
+            state = self
+                .0
+                .filled
+                .wait_timeout(state, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
         }
     }
 }

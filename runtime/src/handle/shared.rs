@@ -68,6 +68,31 @@ where
     }
 }
 
+/// The job of a `call_timeout`: the closure sits in a slot its caller shares, so that a
+/// caller who stops waiting before it ran can take it back (and it never runs).
+pub(crate) struct TimedCallJob<F, R> {
+    pub(crate) f: Arc<Mutex<Option<F>>>,
+    pub(crate) reply: Reply<R>,
+}
+
+impl<T, F, R> Job<T> for TimedCallJob<F, R>
+where
+    F: FnOnce(&mut T, &Context) -> R + Send + 'static,
+    R: Send + 'static,
+{
+    fn run(self: Box<Self>, thread: &mut T, ctx: &Context) {
+        let TimedCallJob { f, reply } = *self;
+        let f = f.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(f) = f {
+            reply.send(f(thread, ctx));
+        }
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+}
+
 impl<T: BackgroundThread> Item for Message<T> {
     type Plain = T::Task;
     type Tagged = Box<Box<dyn Job<T>>>;

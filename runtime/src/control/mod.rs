@@ -14,6 +14,7 @@ use crate::panics::panic_message;
 use crate::queue::Closable;
 use crate::stamp::Stamp;
 use crate::sync::{AtomicU64, AtomicU8, Mutex, Ordering};
+use crate::timing::after;
 
 /// Runs once when a stop or halt is first requested.
 pub(crate) type StopHook = Box<dyn FnOnce() + Send>;
@@ -48,7 +49,7 @@ pub(crate) struct Control {
     os_thread: OnceLock<std::thread::ThreadId>,
     /// Taken by the first join, which waits for the OS thread to exit.
     join_handle: StdMutex<Option<std::thread::JoinHandle<()>>>,
-    exit: StdMutex<Exit>,
+    exit: StdMutex<exit::Exit>,
     exited: Condvar,
     /// Whether somebody was handed the exit (a join, or `spawn`'s error); shared with
     /// the registry, which remembers unclean exits until they are taken.
@@ -56,24 +57,20 @@ pub(crate) struct Control {
     /// The period of the thread's ticks in nanoseconds; 0 for a thread without ticks.
     /// Set by `spawn`, changed by `Context::set_every`, read by the run loop.
     every: std::sync::atomic::AtomicU64,
+    /// When the thread's `deadline` stops it, if it has one.
+    deadline: Option<Instant>,
+    /// Whether the deadline's stop was the first stop requested.
+    deadline_reached: std::sync::atomic::AtomicBool,
 }
 
-/// The exit slot: the report once published; until then, who wants to know.
-#[derive(Default)]
-struct Exit {
-    report: Option<ExitReport>,
-    hooks: Vec<ExitHook>,
-    /// Tasks awaiting the exit (`join_async`), each under the key its future holds.
-    wakers: Vec<(u64, std::task::Waker)>,
-    #[cfg(feature = "async")]
-    next_key: u64,
-}
+mod exit;
 
 impl Control {
     pub(crate) fn new(
         name: &'static str,
         type_name: &'static str,
         queue: Arc<dyn Closable>,
+        deadline: Option<Duration>,
     ) -> Self {
         let started = Instant::now();
         Self {
@@ -92,11 +89,40 @@ impl Control {
             on_stop: Mutex::new(Some(Vec::new())),
             os_thread: OnceLock::new(),
             join_handle: StdMutex::new(None),
-            exit: StdMutex::new(Exit::default()),
+            exit: StdMutex::new(exit::Exit::default()),
             exited: Condvar::new(),
             exit_taken: Arc::default(),
             every: std::sync::atomic::AtomicU64::new(0),
+            deadline: deadline.map(|deadline| after(started, deadline)),
+            deadline_reached: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// When the thread's deadline stops it, if it has one.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Stops the thread if its deadline has passed at `now` (noting the deadline as
+    /// the reason, unless a stop came first); whether it has.
+    pub(crate) fn check_deadline(&self, now: Instant) -> bool {
+        if !self.deadline.is_some_and(|deadline| now >= deadline) {
+            return false;
+        }
+        if self.stop_requested.set(now).is_ok() {
+            self.deadline_reached
+                .store(true, std::sync::atomic::Ordering::Release);
+        }
+        if !self.is_closed() {
+            self.request_stop();
+        }
+        true
+    }
+
+    /// Whether the thread's deadline stopped it (before any other stop was requested).
+    pub(crate) fn deadline_reached(&self) -> bool {
+        self.deadline_reached
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The period of the thread's ticks in nanoseconds, 0 for a thread without ticks
@@ -279,158 +305,6 @@ impl Control {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take()
-    }
-
-    /// Waits for the OS thread to exit, once its exit was published: only thread-local
-    /// destructors are left to run by then. A concurrent joiner that finds the handle
-    /// taken returns at once.
-    fn join_os_thread(&self) {
-        if let Some(handle) = self.take_join_handle() {
-            // The run loop catches every panic, so the OS thread's result carries none
-            // worth handing on.
-            let _ = handle.join();
-        }
-    }
-
-    /// Publishes how the thread ended, wakes every joiner and runs the exit hooks.
-    pub(crate) fn publish_exit(&self, report: ExitReport) {
-        let mut exit = self.exit.lock().unwrap_or_else(PoisonError::into_inner);
-        let hooks = std::mem::take(&mut exit.hooks);
-        let wakers = std::mem::take(&mut exit.wakers);
-        let for_hooks = (!hooks.is_empty()).then(|| report.clone());
-        exit.report = Some(report);
-        drop(exit);
-        self.exited.notify_all();
-        for (_, waker) in wakers {
-            waker.wake();
-        }
-        for (hook, report) in hooks.into_iter().zip(for_hooks.iter().cycle()) {
-            run_exit_hook(self, hook, report);
-        }
-    }
-
-    /// Registers `hook` to run once the thread has ended (on the ending thread), or runs
-    /// it now if it has.
-    pub(crate) fn on_exit(&self, hook: ExitHook) {
-        let mut exit = self.exit.lock().unwrap_or_else(PoisonError::into_inner);
-        match exit.report.clone() {
-            Some(report) => {
-                drop(exit);
-                run_exit_hook(self, hook, &report);
-            }
-            None => exit.hooks.push(hook),
-        }
-    }
-
-    /// The published exit, if the thread has ended.
-    pub(crate) fn exit_report(&self) -> Option<ExitReport> {
-        self.exit
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .report
-            .clone()
-    }
-
-    /// Records that somebody was handed the exit.
-    pub(crate) fn mark_exit_taken(&self) {
-        self.exit_taken.store(true, Ordering::Release);
-    }
-
-    /// Whether somebody was handed the exit.
-    pub(crate) fn is_exit_taken(&self) -> bool {
-        self.exit_taken.load(Ordering::Acquire)
-    }
-
-    /// The flag [`mark_exit_taken`](Self::mark_exit_taken) sets, for the registry.
-    pub(crate) fn exit_taken_flag(&self) -> Arc<std::sync::atomic::AtomicBool> {
-        Arc::clone(&self.exit_taken)
-    }
-
-    /// Waits until the thread published its exit and its OS thread exited.
-    pub(crate) fn wait_exit(&self) -> ExitReport {
-        // The exit is published before the OS thread exits, so whoever holds the handle
-        // can wait on the OS thread alone: one wake-up instead of two.
-        self.join_os_thread();
-        let mut exit = self.exit.lock().unwrap_or_else(PoisonError::into_inner);
-        loop {
-            if let Some(report) = exit.report.clone() {
-                drop(exit);
-                self.join_os_thread();
-                return report;
-            }
-            exit = self
-                .exited
-                .wait(exit)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-    }
-
-    /// The exit, once the thread published it; until then `None`, and `waker` is left
-    /// under `key` (made on the first call) to be woken when it is published. The
-    /// caller takes it back with [`forget_exit_waker`](Self::forget_exit_waker) if it
-    /// stops waiting first.
-    #[cfg(feature = "async")]
-    pub(crate) fn poll_exit(
-        &self,
-        key: &mut Option<u64>,
-        waker: &std::task::Waker,
-    ) -> Option<ExitReport> {
-        let mut exit = self.exit.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(report) = exit.report.clone() {
-            *key = None; // the publication took every waker
-            return Some(report);
-        }
-        let listed = key.and_then(|key| exit.wakers.iter_mut().find(|(k, _)| *k == key));
-        if let Some((_, listed)) = listed {
-            listed.clone_from(waker);
-        } else {
-            let new = exit.next_key;
-            exit.next_key += 1;
-            exit.wakers.push((new, waker.clone()));
-            *key = Some(new);
-        }
-        None
-    }
-
-    /// Takes back the waker a dropped `join_async` left.
-    #[cfg(feature = "async")]
-    pub(crate) fn forget_exit_waker(&self, key: u64) {
-        let mut exit = self.exit.lock().unwrap_or_else(PoisonError::into_inner);
-        exit.wakers.retain(|(listed, _)| *listed != key);
-    }
-
-    /// How many `join_async` wakers are left.
-    #[cfg(all(test, feature = "async"))]
-    pub(crate) fn exit_wakers(&self) -> usize {
-        self.exit
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .wakers
-            .len()
-    }
-
-    /// Waits at most `timeout` for the thread to publish its exit.
-    pub(crate) fn wait_exit_timeout(&self, timeout: Duration) -> Option<ExitReport> {
-        let exit = self.exit.lock().unwrap_or_else(PoisonError::into_inner);
-        let (exit, _) = self
-            .exited
-            .wait_timeout_while(exit, timeout, |exit| exit.report.is_none())
-            .unwrap_or_else(PoisonError::into_inner);
-        let report = exit.report.clone();
-        drop(exit);
-        if report.is_some() {
-            self.join_os_thread();
-        }
-        report
-    }
-}
-
-fn run_exit_hook(control: &Control, hook: ExitHook, report: &ExitReport) {
-    if let Err(payload) =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || hook(report)))
-    {
-        let message = panic_message(payload);
-        tracing::error!(thread = control.name, id = control.id.as_u64(), %message, "exit hook panicked");
     }
 }
 

@@ -1,0 +1,104 @@
+//! The `ticker` and `manager` examples, run as a user runs them: each ends on its own
+//! within seconds, and what it prints adds up (nothing lost, every job accounted for).
+
+mod service;
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Runs the example to its end (killed after a bound) and returns its stdout.
+fn run(name: &str) -> String {
+    let mut child = Command::new(service::example(name))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the example");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the example") {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("`{name}` did not end on its own within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .expect("piped")
+        .read_to_string(&mut out)
+        .expect("read stdout");
+    assert!(status.success(), "`{name}` failed: {status}\n{out}");
+    out
+}
+
+fn count(out: &str, pattern: &str) -> usize {
+    out.lines().filter(|line| line.contains(pattern)).count()
+}
+
+#[test]
+fn the_ticker_ends_at_its_deadline_and_ships_every_line() {
+    let out = run("ticker");
+    assert!(out.contains("compactor: stopped at its deadline"), "{out}");
+    assert!(
+        out.contains("shipper: shipped 100 lines (a full batch)"),
+        "{out}"
+    );
+    assert!(out.contains("lines (tick)"), "{out}");
+    assert!(out.contains("warmer: started"), "{out}");
+    assert!(out.contains("warmer: stopped"), "{out}");
+    // Every line sent was shipped.
+    let shipped: usize = out
+        .lines()
+        .find_map(|l| l.strip_prefix("shipper: ")?.strip_suffix(" lines in all"))
+        .and_then(|n| n.parse().ok())
+        .expect("the shipper's total");
+    let sent_line = out
+        .lines()
+        .find(|l| l.starts_with("shipper: stopped after"))
+        .expect("the shipper's exit");
+    assert_eq!(
+        sent_line,
+        format!("shipper: stopped after {shipped} lines"),
+        "{out}"
+    );
+    // The warmer waited out its 300 ms delay.
+    let warmed = out
+        .lines()
+        .find_map(|l| l.strip_prefix("warmer: started "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|ms| ms.parse::<u64>().ok())
+        .expect("the warmer's start");
+    assert!(warmed >= 300, "{out}");
+}
+
+#[test]
+fn the_manager_example_accounts_for_every_job_after_stop_and_halt() {
+    let out = run("manager");
+    let (stop, halt) = out.split_once("-- halt: abrupt").expect("both rounds");
+    // Round one: at most two at once; every job either ran (and was stopped or ended)
+    // or was handed back.
+    let started = count(stop, ": started");
+    let handed_back = count(stop, "handed back, never started");
+    let exits = count(stop, "main: job #");
+    assert_eq!(started, exits, "{out}");
+    assert_eq!(exits + handed_back, 5, "{out}");
+    assert_eq!(count(stop, ": stopped"), exits, "{out}");
+    // Round two: the running crunchers were halted, the rest handed back.
+    let halted = count(halt, ": halted");
+    assert!(halted >= 1, "{out}");
+    let line = halt
+        .lines()
+        .find(|l| l.ends_with("crunchers handed back, never started"))
+        .expect("the hand-back");
+    let handed_back: usize = line["main: ".len()..]
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a count");
+    assert_eq!(halted + handed_back, 5, "{out}");
+}
