@@ -307,3 +307,38 @@ fn a_startup_within_its_limit_starts_the_thread() {
     slow.stop();
     assert!(slow.join_timeout(BOUND).unwrap().outcome().is_clean());
 }
+
+#[test]
+fn a_cast_that_finds_no_room_in_time_is_handed_back() {
+    let gated = Gated::default().spawn_in(&Registry::new()).unwrap();
+    let (open, gate) = channel::bounded(2);
+    let (_keep, never) = channel::bounded(1);
+    gated.send(gate).unwrap();
+    let waited = Instant::now();
+    while gated.try_send(never.clone()).is_err() {
+        assert!(waited.elapsed() < BOUND);
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let (ran, flag) = ran_flag();
+    let error = gated
+        .cast_timeout(Duration::from_millis(20), move |_, _| {
+            flag.store(true, Ordering::SeqCst);
+        })
+        .unwrap_err();
+    assert!(matches!(error, threadward::CastError::Timeout(_)), "{error:?}");
+    assert_eq!(
+        error.to_string(),
+        "timed out waiting for room in a background thread's queue"
+    );
+    drop(error.into_inner());
+    gated.halt();
+    open.send(()).unwrap();
+    gated.join_timeout(BOUND).unwrap();
+    assert!(!ran.load(Ordering::SeqCst));
+    // With room, it is queued and runs.
+    let gated = Gated::default().spawn_in(&Registry::new()).unwrap();
+    gated.cast_timeout(BOUND, |g, _| g.value = 3).unwrap();
+    assert_eq!(gated.call_timeout(BOUND, |g, _| g.value).unwrap(), 3);
+    gated.stop();
+    gated.join_timeout(BOUND).unwrap();
+}

@@ -36,11 +36,18 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
             model.name
         )
     } else {
+        let timeout = model.startup_timeout.map_or(String::new(), |nanos| {
+            format!(
+                " `startup` may take at most {:?} (`startup_timeout`):\n then it is halted \
+                 and this fails.",
+                std::time::Duration::from_nanos(nanos)
+            )
+        });
         format!(
             " Starts this value as the background thread `{}` in the process-wide registry and\n \
-             returns its handle once `startup` has finished.\n\n # Errors\n\n Hands the value \
-             back if the thread did not start: `startup` failed or panicked, the registry's \
-             limit\n is reached, or the operating system could not start a thread.",
+             returns its handle once `startup` has finished.{timeout}\n\n # Errors\n\n Hands the \
+             value back if the thread did not start: `startup` failed, panicked or timed out, \
+             the\n registry's limit is reached, or the operating system could not start a thread.",
             model.name
         )
     };

@@ -302,24 +302,28 @@ pub enum CastError<F> {
     /// The cast was made on the thread itself and its bounded queue is full: waiting
     /// for room would wait for the thread itself, for ever.
     Full(F),
+    /// [`cast_timeout`](crate::Handle::cast_timeout) found no room in the bounded
+    /// queue within its timeout.
+    Timeout(F),
 }
 
 impl<F> CastError<F> {
     /// Returns the closure that was not sent.
     pub fn into_inner(self) -> F {
         match self {
-            Self::Closed(f, _) | Self::Full(f) => f,
+            Self::Closed(f, _) | Self::Full(f) | Self::Timeout(f) => f,
         }
     }
 }
 
-opaque_debug!(CastError, Closed, Full);
+opaque_debug!(CastError, Closed, Full, Timeout);
 
 impl<F> fmt::Display for CastError<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Closed(_, state) => refusal(*state),
             Self::Full(_) => "a background thread cannot wait for room in its own full queue",
+            Self::Timeout(_) => "timed out waiting for room in a background thread's queue",
         })
     }
 }

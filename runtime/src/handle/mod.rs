@@ -8,6 +8,7 @@ mod asynchronous;
 mod reply;
 mod sender;
 mod shared;
+mod timeouts;
 mod typed;
 
 pub use any::AnyHandle;
