@@ -287,3 +287,25 @@ fn a_zero_period_is_refused_with_the_thread_handed_back() {
     );
     assert_eq!(error.into_inner().name(), "zero");
 }
+
+#[test]
+fn a_deadline_shorter_than_the_delay_ends_the_thread_before_it_starts() {
+    let (runs, counted) = counter();
+    let late = threadward::thread("late")
+        .delay(Duration::from_secs(3600))
+        .deadline(Duration::from_millis(30))
+        .spawn_in(&Registry::new(), move |_ctx| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        })
+        .unwrap();
+    let exit = late.join_timeout(BOUND).unwrap();
+    assert!(
+        matches!(exit.outcome(), Outcome::DeadlineReached),
+        "{:?}",
+        exit.outcome()
+    );
+    assert_eq!(runs.load(Ordering::SeqCst), 0);
+    // Its one run is returned, not dropped.
+    assert_eq!(exit.undelivered().len(), 1);
+}

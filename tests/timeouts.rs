@@ -325,7 +325,10 @@ fn a_cast_that_finds_no_room_in_time_is_handed_back() {
             flag.store(true, Ordering::SeqCst);
         })
         .unwrap_err();
-    assert!(matches!(error, threadward::CastError::Timeout(_)), "{error:?}");
+    assert!(
+        matches!(error, threadward::CastError::Timeout(_)),
+        "{error:?}"
+    );
     assert_eq!(
         error.to_string(),
         "timed out waiting for room in a background thread's queue"

@@ -38,8 +38,8 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
     } else {
         let timeout = model.startup_timeout.map_or(String::new(), |nanos| {
             format!(
-                " `startup` may take at most {:?} (`startup_timeout`):\n then it is halted \
-                 and this fails.",
+                " After {:?} (`startup_timeout`), a `startup` still\n running is halted \
+                 and this fails once it returned (at its next checkpoint).",
                 std::time::Duration::from_nanos(nanos)
             )
         });

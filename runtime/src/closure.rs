@@ -21,7 +21,8 @@ use crate::timing::{MissedTicks, Timing};
 ///
 /// - without [`every`](ThreadBuilder::every), it runs once, and the thread ends when it
 ///   returns, [stopped](crate::Outcome::Stopped) (or [failed](crate::Outcome::Failed) if
-///   it returned an error). A long body watches [`Context::is_stopping`] or waits with
+///   it returned an error); a [`send(())`](Handle::send) accepted before then runs it
+///   once more before the thread ends. A long body watches [`Context::is_stopping`] or waits with
 ///   [`Context::sleep`]/[`Context::recv`], which a stop or the
 ///   [`deadline`](ThreadBuilder::deadline) cuts short;
 /// - with [`every`](ThreadBuilder::every), it runs at once and then at every period, as

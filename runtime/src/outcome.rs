@@ -16,7 +16,8 @@ pub enum Outcome {
     /// It was stopped, handled every task it had accepted and ran `shutdown`.
     Stopped,
     /// It ran until its `deadline`, was stopped then, handled every task it had
-    /// accepted and ran `shutdown`.
+    /// accepted and ran `shutdown`. (With a `delay` longer than the deadline, it ended
+    /// before it started, as [`StoppedBeforeStart`](Self::StoppedBeforeStart) says.)
     DeadlineReached,
     /// It was stopped during its start `delay`: `startup`, `handle` and `shutdown` never
     /// ran, and the tasks sent meanwhile were returned.

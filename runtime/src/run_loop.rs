@@ -4,7 +4,7 @@
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel as channel;
 
@@ -20,7 +20,7 @@ use crate::queue::Inbox;
 use crate::registry::{Registry, Remembered};
 use crate::serve::{serve, Served};
 use crate::thread::BackgroundThread;
-use crate::timing::Timing;
+use crate::timing::{after, Timing};
 
 /// What the new thread tells `spawn` once `startup` finished.
 pub(crate) type Started<T> = Result<(), (SpawnFailure, T)>;
@@ -243,14 +243,23 @@ fn collect_undelivered<T: BackgroundThread>(
 }
 
 /// Waits out a start delay: `None` once it has passed, or how the thread ends if a stop
-/// or halt came first.
+/// or halt came first, or the deadline (a deadline shorter than the delay ends the
+/// thread before it starts).
 fn wait_for_start(control: &Control, delay: Duration) -> Option<Outcome> {
-    let interrupted = control.is_closed() || control.interrupt().recv_timeout(delay).is_ok();
-    if !interrupted && !control.is_closed() {
+    let start = after(Instant::now(), delay);
+    let until = control.deadline().map_or(start, |end| end.min(start));
+    let interrupted = control.is_closed()
+        || control
+            .interrupt()
+            .recv_timeout(until.saturating_duration_since(Instant::now()))
+            .is_ok();
+    if !interrupted && !control.is_closed() && !control.check_deadline(Instant::now()) {
         return None;
     }
     Some(if control.halt.is_halted() {
         Outcome::Halted
+    } else if control.deadline_reached() {
+        Outcome::DeadlineReached
     } else {
         Outcome::StoppedBeforeStart
     })

@@ -10,7 +10,7 @@ use crossbeam_channel as channel;
 
 use crate::control::Control;
 use crate::error::{SpawnError, SpawnFailure};
-use crate::handle::{Handle, Managed, Message, Shared};
+use crate::handle::{AnyHandle, Handle, Managed, Message, Shared};
 use crate::queue::{Closable, Queue};
 use crate::registry::Registry;
 use crate::run_loop::{abandon, end_unstarted, run, Start, Started, StartupGate};
@@ -23,6 +23,17 @@ use crate::timing::Timing;
 pub(crate) fn spawn_in<T: BackgroundThread>(
     thread: T,
     registry: &Registry,
+) -> Result<Handle<T>, SpawnError<T>> {
+    spawn_in_with(thread, registry, |_| {})
+}
+
+/// [`spawn_in`], telling `registered` the thread's handle as soon as it is in the
+/// registry, before its `startup` runs: for a caller who must be able to stop it
+/// meanwhile.
+pub(crate) fn spawn_in_with<T: BackgroundThread>(
+    thread: T,
+    registry: &Registry,
+    registered: impl FnOnce(AnyHandle),
 ) -> Result<Handle<T>, SpawnError<T>> {
     let Declaration {
         name,
@@ -60,6 +71,7 @@ pub(crate) fn spawn_in<T: BackgroundThread>(
     if let Err(failure) = registry.insert(Arc::clone(&shared) as Arc<dyn Managed>, singleton) {
         return fail(failure, thread);
     }
+    registered(AnyHandle::new(Arc::clone(&shared) as Arc<dyn Managed>));
 
     // The value and the inbox are handed over only once the OS thread exists, so that a
     // failure to create one can hand the value back and return what was sent meanwhile.

@@ -2,18 +2,20 @@
 //! a slot, and a watch that starts them as slots free. It sits above the run loop and
 //! sees threads only through their handles and exits.
 
-use std::collections::VecDeque;
 use std::fmt;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel as channel;
 
 mod pending;
+mod slots;
+
+use slots::{fill, Ending, Inner, State};
 
 pub use pending::Pending;
 
-use crate::closure::{thread, ClosureThread};
+use crate::closure::thread;
 use crate::error::{JoinError, JoinTimeoutError, PushError, RunError, WatchError};
 use crate::handle::{AnyHandle, Handle};
 use crate::outcome::ExitReport;
@@ -34,7 +36,8 @@ use crate::thread::BackgroundThread;
 /// [`in_registry`](Self::in_registry)), where they are listed and shut down like any
 /// other. A thread that could not be spawned (its `startup` failed, the registry is
 /// shutting down…) is not retried: its value is handed back by `stop`, with the
-/// failure. Clones of a `Manager` manage the same threads.
+/// failure. The manager keeps a handle to every thread it started until a `join` takes
+/// its exit. Clones of a `Manager` manage the same threads.
 ///
 /// # Examples
 ///
@@ -65,37 +68,6 @@ use crate::thread::BackgroundThread;
 #[derive(Clone)]
 pub struct Manager {
     inner: Arc<Inner>,
-}
-
-struct Inner {
-    limit: usize,
-    registry: Registry,
-    state: Mutex<State>,
-    /// Notified when a spawn in flight finishes, for `join`.
-    launched: Condvar,
-    /// Tells the watch that a slot freed or a thread was pushed; one token is enough.
-    wake: (channel::Sender<()>, channel::Receiver<()>),
-}
-
-#[derive(Default)]
-struct State {
-    pending: VecDeque<Pending>,
-    /// Slots taken: threads being spawned or alive.
-    running: usize,
-    /// Spawns in flight: `join` waits for them, so that it sees every thread started.
-    launching: usize,
-    /// Every thread it started and has not joined.
-    started: Vec<AnyHandle>,
-    /// Values whose spawn failed: not retried, handed back by `stop`.
-    failed: Vec<Pending>,
-    watch: Option<Handle<ClosureThread>>,
-    ended: Option<Ending>,
-}
-
-#[derive(Clone, Copy)]
-enum Ending {
-    Stop,
-    Halt,
 }
 
 impl Manager {
@@ -206,15 +178,22 @@ impl Manager {
     }
 
     /// Stops watching, stops every thread it started (gracefully: each handles what it
-    /// accepted and runs `shutdown`) and hands back the values that never started. Does
-    /// not wait for the threads to end ([`join`](Self::join) does). Later pushes fail;
-    /// a second `stop` hands back nothing more.
+    /// accepted and runs `shutdown`) and hands back the values that never started,
+    /// those whose spawn failed first (with their [`failure`](Pending::failure)).
+    ///
+    /// A thread still in its `startup` is stopped too (an interruptible wait there
+    /// returns), and `stop` waits for such spawns to return, so that a value whose spawn
+    /// then fails is handed back here; it does not wait for the threads to end
+    /// ([`join`](Self::join) does). Later pushes fail; a second `stop` hands back
+    /// nothing more.
     pub fn stop(&self) -> Vec<Pending> {
         self.end(Ending::Stop)
     }
 
     /// Like [`stop`](Self::stop), but halts every thread it started: each unwinds at
-    /// its next checkpoint, runs `shutdown` and returns the tasks it did not handle.
+    /// its next checkpoint, runs `shutdown` and returns the tasks it did not handle. A
+    /// thread halted in its `startup` did not start: its value is handed back, with
+    /// [`SpawnFailure::Halted`](crate::SpawnFailure::Halted).
     pub fn halt(&self) -> Vec<Pending> {
         self.end(Ending::Halt)
     }
@@ -225,10 +204,14 @@ impl Manager {
         if matches!(state.ended, None | Some(Ending::Stop)) {
             state.ended = Some(ending);
         }
-        let mut pending: Vec<Pending> = state.failed.drain(..).collect();
-        pending.extend(state.pending.drain(..));
+        let mut pending: Vec<Pending> = state.pending.drain(..).collect();
         let watch = state.watch.clone();
-        let threads = state.started.clone();
+        let threads: Vec<AnyHandle> = state
+            .started
+            .iter()
+            .chain(&state.in_flight)
+            .cloned()
+            .collect();
         // The threads' `on_stop` hooks run outside the lock: they may call back in.
         drop(state);
         // The watch only waits: a stop ends it at once, even for a halt.
@@ -236,12 +219,16 @@ impl Manager {
             watch.stop();
         }
         for handle in threads {
-            match ending {
-                Ending::Stop => handle.stop(),
-                Ending::Halt => handle.halt(),
-            }
+            ending.apply(&handle);
         }
-        pending
+        // A spawn in flight ends soon (its `startup` was stopped or halted too); one
+        // that fails leaves its value to be handed back here.
+        // Without a deadline, the wait ends only when the spawns did.
+        let mut state = self.inner.wait_launches(None).unwrap_or_else(|state| state);
+        let mut failed: Vec<Pending> = state.failed.drain(..).collect();
+        drop(state);
+        failed.append(&mut pending);
+        failed
     }
 
     /// Waits for every thread it started so far to end and returns their exit reports,
@@ -258,34 +245,22 @@ impl Manager {
     /// # Errors
     ///
     /// [`JoinTimeoutError::Timeout`] if a thread was still running when the time ran
-    /// out; the threads joined by then stay joined, and a later `join` returns the rest.
+    /// out. The reports of the threads joined by then are kept: the next `join` returns
+    /// them with the rest.
     pub fn join_timeout(&self, timeout: Duration) -> Result<Vec<ExitReport>, JoinTimeoutError> {
         self.join_until(Instant::now().checked_add(timeout))
     }
 
     fn join_until(&self, deadline: Option<Instant>) -> Result<Vec<ExitReport>, JoinTimeoutError> {
         let (started, watch) = {
-            let mut state = self.inner.state();
-            while state.launching > 0 {
-                let left = match deadline {
-                    Some(deadline) => deadline.saturating_duration_since(Instant::now()),
-                    None => Duration::MAX,
-                };
-                if left.is_zero() {
-                    return Err(JoinTimeoutError::Timeout);
-                }
-                state = self
-                    .inner
-                    .launched
-                    .wait_timeout(state, left)
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0;
-            }
+            let state = self
+                .inner
+                .wait_launches(deadline)
+                .map_err(|_| JoinTimeoutError::Timeout)?;
             // A watch ends only with the manager: joined once it was stopped.
             let watch = state.watch.as_ref().filter(|_| state.ended.is_some());
             (state.started.clone(), watch.map(Handle::to_any))
         };
-        let mut reports = Vec::with_capacity(started.len());
         for handle in watch.iter().chain(&started) {
             let joined = match deadline {
                 None => handle.join().map_err(|error| match error {
@@ -303,12 +278,13 @@ impl Manager {
                 Err(error) => return Err(error),
             };
             let watched = watch.as_ref().is_some_and(|w| w.id() == handle.id());
+            let mut state = self.inner.state();
             if !watched {
-                reports.push(report);
+                state.reports.push(report);
             }
-            self.inner.state().started.retain(|h| h.id() != handle.id());
+            state.started.retain(|h| h.id() != handle.id());
         }
-        Ok(reports)
+        Ok(std::mem::take(&mut self.inner.state().reports))
     }
 
     /// How many threads wait for a slot.
@@ -334,90 +310,6 @@ impl Manager {
             .as_ref()
             .is_some_and(Handle::is_alive)
     }
-}
-
-impl Inner {
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn wake(&self) {
-        let _ = self.wake.0.try_send(());
-    }
-
-    /// A spawn in flight finished (its thread listed as started, or set aside).
-    fn launch_ended(&self, mut state: MutexGuard<'_, State>) {
-        state.launching -= 1;
-        drop(state);
-        self.launched.notify_all();
-    }
-}
-
-impl Drop for Inner {
-    /// The last clone of the manager is gone: its watch, which holds it only weakly,
-    /// ends too. The threads it started run on, like threads whose handles were dropped.
-    fn drop(&mut self) {
-        let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
-        if let Some(watch) = state.watch.take() {
-            watch.stop();
-        }
-    }
-}
-
-/// Starts pending threads while there are free slots; how many started.
-fn fill(inner: &Arc<Inner>) -> usize {
-    let mut started = 0;
-    loop {
-        let next = {
-            let mut state = inner.state();
-            if state.ended.is_some() || state.running >= inner.limit {
-                break;
-            }
-            let Some(next) = state.pending.pop_front() else {
-                break;
-            };
-            state.running += 1;
-            state.launching += 1;
-            next
-        };
-        let handle = match next.value.launch(&inner.registry) {
-            Ok(handle) => handle,
-            Err(failed) => {
-                if let Some(failure) = &failed.failure {
-                    tracing::error!(thread = failed.name, %failure, "the manager could not start a thread");
-                }
-                let mut state = inner.state();
-                state.running -= 1;
-                // Handed back by `stop`, with its failure.
-                state.failed.push(failed);
-                inner.launch_ended(state);
-                continue;
-            }
-        };
-        started += 1;
-        // The slot frees when the thread ends (at once, here, if it already has).
-        let weak = Arc::downgrade(inner);
-        handle.control().on_exit(Box::new(move |_| {
-            if let Some(inner) = weak.upgrade() {
-                inner.state().running -= 1;
-                inner.wake();
-            }
-        }));
-        let ending = {
-            let mut state = inner.state();
-            state.started.push(handle.clone());
-            let ending = state.ended;
-            inner.launch_ended(state);
-            ending
-        };
-        // Stopped meanwhile: the new thread follows the others.
-        match ending {
-            Some(Ending::Stop) => handle.stop(),
-            Some(Ending::Halt) => handle.halt(),
-            None => {}
-        }
-    }
-    started
 }
 
 impl fmt::Debug for Manager {

@@ -7,7 +7,7 @@ use std::fmt;
 use crate::error::SpawnFailure;
 use crate::handle::AnyHandle;
 use crate::registry::Registry;
-use crate::spawn::spawn_in;
+use crate::spawn::spawn_in_with;
 use crate::thread::BackgroundThread;
 
 /// A thread's value that the manager has not started, as [`Manager::stop`] and
@@ -57,14 +57,23 @@ impl fmt::Debug for Pending {
 
 /// A thread's value, type-erased until it is spawned.
 pub(super) trait Launch: Send {
-    fn launch(self: Box<Self>, registry: &Registry) -> Result<AnyHandle, Pending>;
+    /// Spawns the value; `registered` gets its handle before its `startup` runs.
+    fn launch(
+        self: Box<Self>,
+        registry: &Registry,
+        registered: &mut dyn FnMut(AnyHandle),
+    ) -> Result<AnyHandle, Pending>;
     fn as_any(&self) -> &dyn Any;
     fn into_any(self: Box<Self>) -> Box<dyn Any>;
 }
 
 impl<T: BackgroundThread> Launch for T {
-    fn launch(self: Box<Self>, registry: &Registry) -> Result<AnyHandle, Pending> {
-        match spawn_in(*self, registry) {
+    fn launch(
+        self: Box<Self>,
+        registry: &Registry,
+        registered: &mut dyn FnMut(AnyHandle),
+    ) -> Result<AnyHandle, Pending> {
+        match spawn_in_with(*self, registry, registered) {
             Ok(handle) => Ok(handle.into()),
             Err(error) => Err(Pending {
                 name: error.name,
