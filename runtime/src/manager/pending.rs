@@ -10,8 +10,9 @@ use crate::registry::Registry;
 use crate::spawn::spawn_in_with;
 use crate::thread::BackgroundThread;
 
-/// A thread's value that the manager has not started, as [`Manager::stop`] and
-/// [`Manager::halt`] hand it back.
+/// A thread's value that the manager has not started, as
+/// [`Manager::stop`](crate::Manager::stop) and [`Manager::halt`](crate::Manager::halt)
+/// hand it back.
 pub struct Pending {
     pub(super) name: &'static str,
     pub(super) value: Box<dyn Launch>,
