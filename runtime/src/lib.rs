@@ -38,8 +38,10 @@ mod exit;
 
 mod handle;
 
-// The registry; the serving loop and the loop that runs a thread; spawning; closure
+// Who is told of exits; the registry; the serving loop and the loop that runs a thread; spawning; closure
 // threads; the manager; the factory; the shutdown.
+mod watchers;
+
 mod registry;
 
 mod serve;

@@ -365,7 +365,8 @@ pub(crate) fn abandon<T: BackgroundThread>(
     registry.remove(control.id, remembered);
     control.set_state(State::Failed);
     shared.ensure_undelivered();
-    control.publish_exit(report);
+    control.publish_exit(report.clone());
+    registry.tell_exit(&report);
 }
 
 /// Leaves the registry, stores the undelivered tasks and publishes the exit.
@@ -405,5 +406,6 @@ fn finish<T: BackgroundThread>(
         undelivered = report.undelivered,
         "ended"
     );
-    control.publish_exit(report);
+    control.publish_exit(report.clone());
+    registry.tell_exit(&report);
 }

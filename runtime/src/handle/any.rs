@@ -3,7 +3,7 @@
 
 use std::any::Any;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use super::shared::{Managed, Shared};
@@ -145,6 +145,25 @@ impl AnyHandle {
     /// The shared state, for the shutdown ladder.
     pub(crate) fn control(&self) -> &Arc<Control> {
         self.managed.control()
+    }
+}
+
+impl AnyHandle {
+    /// Runs `f` with the thread's exit report once it has ended: once, on the ending
+    /// thread (keep it short: joiners wait for it), or at once, here, if it already
+    /// ended. No polling; [`monitor`](Self::monitor) gives the report as a channel.
+    pub fn on_exit(&self, f: impl FnOnce(&ExitReport) + Send + 'static) {
+        self.control().on_exit(Box::new(f));
+    }
+
+    /// A channel that receives the thread's exit report once it has ended (at once if
+    /// it already has).
+    pub fn monitor(&self) -> mpsc::Receiver<ExitReport> {
+        let (sender, receiver) = mpsc::channel();
+        self.on_exit(move |report| {
+            let _ = sender.send(report.clone());
+        });
+        receiver
     }
 }
 

@@ -285,6 +285,34 @@ impl<T: BackgroundThread> Handle<T> {
         }
     }
 
+    /// Runs `f` with the thread's exit report once it has ended: once, on the ending
+    /// thread (keep it short: joiners wait for it), or at once, here, if it already
+    /// ended. No polling; [`monitor`](Self::monitor) gives the report as a channel.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let brief = threadward::thread("brief").spawn(|_ctx| Ok(()))?;
+    /// let exit = brief.monitor().recv_timeout(Duration::from_secs(10))?;
+    /// assert!(exit.outcome().is_clean());
+    /// // Subscribed after the end: told at once.
+    /// let (told, heard) = std::sync::mpsc::channel();
+    /// brief.on_exit(move |exit| told.send(exit.id()).unwrap());
+    /// assert_eq!(heard.try_recv()?, brief.id());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn on_exit(&self, f: impl FnOnce(&ExitReport) + Send + 'static) {
+        self.control().on_exit(Box::new(f));
+    }
+
+    /// A channel that receives the thread's exit report once it has ended (at once if
+    /// it already has).
+    pub fn monitor(&self) -> std::sync::mpsc::Receiver<ExitReport> {
+        self.to_any().monitor()
+    }
+
     /// Where the thread is in its lifecycle.
     pub fn state(&self) -> State {
         self.control().state()
