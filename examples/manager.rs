@@ -99,9 +99,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("-- halt: abrupt");
     let manager = Manager::new(2);
+    let (started, running) = mpsc::channel();
     for n in 1..=5u32 {
+        let started = started.clone();
         let job = threadward::thread("cruncher").build(move |ctx| {
             println!("cruncher {n}: started");
+            let _ = started.send(n);
             let mut sum = 0u64;
             loop {
                 ctx.checkpoint(); // a halt unwinds here
@@ -115,7 +118,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         manager.push(job)?;
     }
     manager.watch()?;
-    std::thread::sleep(Duration::from_millis(100));
+    // Two crunchers run (and would for ever); three wait.
+    for _ in 0..2 {
+        running.recv_timeout(Duration::from_secs(10))?;
+    }
     let handed_back = manager.halt();
     println!(
         "main: {} crunchers handed back, never started",

@@ -90,7 +90,7 @@ fn the_manager_example_accounts_for_every_job_after_stop_and_halt() {
     assert_eq!(count(stop, ": stopped"), exits, "{out}");
     // Round two: the running crunchers were halted, the rest handed back.
     let halted = count(halt, ": halted");
-    assert!(halted >= 1, "{out}");
+    assert_eq!(halted, 2, "{out}");
     let line = halt
         .lines()
         .find(|l| l.ends_with("crunchers handed back, never started"))
