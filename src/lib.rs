@@ -5,9 +5,10 @@ pub use threadward_runtime::{
     checkpoint, create, create_in, factory_names, registry, thread, try_checkpoint, AnyHandle,
     BackgroundThread, BoxError, CallError, CallTimeoutError, CastError, ClosureThread, Context,
     CreateError, Declared, Exit, ExitReport, Halted, Handle, JoinError, JoinTimeoutError,
-    LastCheckpoint, Manager, MissedTicks, Outcome, Pending, PushError, Registry, RunError,
-    SendError, SendTimeoutError, Sender, SetEveryError, SharedError, SpawnError, SpawnFailure,
-    State, ThreadBuilder, ThreadId, ThreadInfo, Ticking, Timing, TrySendError, WatchError,
+    LastCheckpoint, Manager, MissedTicks, Outcome, Pending, PushError, Registry, Restart,
+    RestartPolicy, RunError, SendError, SendTimeoutError, Sender, SetEveryError, SharedError,
+    SpawnError, SpawnFailure, State, ThreadBuilder, ThreadId, ThreadInfo, Ticking, Timing,
+    TrySendError, WatchError,
 };
 #[cfg(unix)]
 pub use threadward_runtime::{

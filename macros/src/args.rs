@@ -1,6 +1,7 @@
 //! Parses the attribute's arguments: `name = "..."`, `capacity = N`, `factory = path`,
 //! `every = "200ms"`, `missed = "skip"`, `delay = "1s"`, `deadline = "30s"`,
-//! `startup_timeout = "5s"`, `singleton`.
+//! `startup_timeout = "5s"`, `singleton`, `restart = "on-failure"`, `max_restarts = 3`,
+//! `within = "5s"`, `backoff = "100ms"`.
 //! Every mistake is recorded and parsing goes on, so one build shows them all.
 
 use proc_macro2::{Span, TokenStream};
@@ -22,6 +23,10 @@ const KEYS: &[&str] = &[
     "deadline",
     "startup_timeout",
     "singleton",
+    "restart",
+    "max_restarts",
+    "within",
+    "backoff",
 ];
 
 /// One argument that parsed, with the span of its key.
@@ -41,6 +46,10 @@ pub(crate) struct Args {
     pub(crate) deadline: Option<Arg<LitStr>>,
     pub(crate) delay: Option<Arg<LitStr>>,
     pub(crate) startup_timeout: Option<Arg<LitStr>>,
+    pub(crate) restart: Option<Arg<LitStr>>,
+    pub(crate) max_restarts: Option<Arg<LitInt>>,
+    pub(crate) within: Option<Arg<LitStr>>,
+    pub(crate) backoff: Option<Arg<LitStr>>,
     /// `singleton`, a flag: the span of the word.
     pub(crate) singleton: Option<Span>,
 }
@@ -126,6 +135,9 @@ impl Args {
                 &value,
                 errors,
             ),
+            "restart" | "within" | "backoff" | "max_restarts" => {
+                self.add_restart(&key, key_span, &value, errors);
+            }
             "startup_timeout" => set(
                 &mut self.startup_timeout,
                 &key,
@@ -159,6 +171,29 @@ impl Args {
                 errors,
             ),
         }
+    }
+}
+
+impl Args {
+    /// `restart`, `within`, `backoff` (strings) and `max_restarts` (an integer).
+    fn add_restart(&mut self, key: &str, key_span: Span, value: &Expr, errors: &mut Errors) {
+        let slot = match key {
+            "max_restarts" => {
+                set(
+                    &mut self.max_restarts,
+                    key,
+                    key_span,
+                    int_literal(value),
+                    value,
+                    errors,
+                );
+                return;
+            }
+            "restart" => &mut self.restart,
+            "within" => &mut self.within,
+            _ => &mut self.backoff,
+        };
+        set(slot, key, key_span, string_literal(value), value, errors);
     }
 }
 
@@ -222,10 +257,9 @@ fn path_value(value: &Expr) -> Option<Path> {
 
 fn kind(key: &str) -> &'static str {
     match key {
-        "name" | "every" | "missed" | "delay" | "deadline" | "startup_timeout" => {
-            "a string literal"
-        }
-        "capacity" => "an integer literal",
+        "name" | "every" | "missed" | "delay" | "deadline" | "startup_timeout" | "restart"
+        | "within" | "backoff" => "a string literal",
+        "capacity" | "max_restarts" => "an integer literal",
         _ => "a path to a function",
     }
 }
@@ -238,7 +272,10 @@ fn example(key: &str) -> &'static str {
         "missed" => "\"skip\"",
         "deadline" => "\"30s\"",
         "delay" => "\"1s\"",
-        "startup_timeout" => "\"5s\"",
+        "startup_timeout" | "within" => "\"5s\"",
+        "restart" => "\"on-failure\"",
+        "max_restarts" => "3",
+        "backoff" => "\"100ms\"",
         _ => "Notifier::new",
     }
 }

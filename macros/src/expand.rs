@@ -67,6 +67,11 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
         )
     });
 
+    let restart = model
+        .restart
+        .as_ref()
+        .map(|restart| restart.expand(model.factory.as_ref()));
+
     quote! {
         #item
 
@@ -75,6 +80,7 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
             const CAPACITY: ::core::option::Option<usize> = #capacity;
             #singleton
             #timing
+            #restart
         }
 
         impl #impl_generics #ident #ty_generics #where_clause {

@@ -11,6 +11,7 @@ mod checkpointed;
 mod duration;
 mod expand;
 mod model;
+mod restart;
 
 use proc_macro::TokenStream;
 use quote::ToTokens;
@@ -43,6 +44,9 @@ use quote::ToTokens;
 /// | `delay = "1s"` | runs `startup` this long after `spawn`, which returns at once; a stop meanwhile ends the thread unstarted | no delay |
 /// | `deadline = "30s"` | stops the thread gracefully once it has run this long (`Outcome::DeadlineReached`) | none |
 /// | `startup_timeout = "5s"` | how long `spawn` waits for `startup`: then it is halted and `spawn` fails with `SpawnFailure::StartupTimedOut`, the value handed back (not with `delay`) | no limit |
+/// | `restart = "on-failure"` | a failed instance is replaced by a fresh value from the factory, which runs `startup` and handles the queue behind the failure (see `Restart`); `"never"` is the default | `never` |
+/// | `max_restarts = 3`, `within = "5s"` | the intensity: more restarts than that within the window end the thread for good (give both, only with `restart`) | 3 within 5 s |
+/// | `backoff = "100ms"` | the wait before a restart, doubling with each one in a row (up to 32 times), with jitter (only with `restart`) | 100 ms |
 /// | `singleton` | while a thread of the type is alive in a registry, another `spawn` fails with `SpawnFailure::AlreadyRunning` | any number |
 ///
 /// Durations are string literals parsed at compile time: integer parts, largest unit
@@ -90,7 +94,10 @@ use quote::ToTokens;
 /// argument, a value of the wrong kind, `capacity = 0`, an empty or invalid `name`,
 /// `name` or `factory` on a generic struct, a `factory` that does not return `Self`, a
 /// duration that is not one (or is zero), an unknown `missed` policy or `missed` without
-/// `every`, `startup_timeout` with `delay`, `singleton` with a value. Without
+/// `every`, `startup_timeout` with `delay`, `singleton` with a value, an unknown
+/// `restart` policy, `max_restarts` without `within` (or the other way round) or zero,
+/// restart settings without `restart`, `restart` on a generic struct or on a type with
+/// neither `factory` nor `Default`. Without
 /// `impl BackgroundThread` (or, with `every`, `impl Ticking`) the error says what is
 /// missing; so does an `impl BackgroundThread`
 /// for a type without the attribute, and one for a type that is not `Send + 'static`.

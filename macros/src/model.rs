@@ -47,11 +47,12 @@ pub(crate) struct Model {
     /// `startup_timeout`, in nanoseconds.
     pub(crate) startup_timeout: Option<u64>,
     pub(crate) singleton: bool,
+    pub(crate) restart: Option<crate::restart::Restart>,
 }
 
 impl Model {
     /// The model of `item`, or `None` (with the error recorded) if it is not a struct.
-    pub(crate) fn new(args: Args, item: Item, errors: &mut Errors) -> Option<Self> {
+    pub(crate) fn new(mut args: Args, item: Item, errors: &mut Errors) -> Option<Self> {
         let item = match item {
             Item::Struct(item) => item,
             other => {
@@ -63,6 +64,7 @@ impl Model {
             }
         };
         let generic = !item.generics.params.is_empty();
+        let restart = crate::restart::Restart::new(&mut args, generic, errors);
         let default_name = snake_case(&item.ident);
         let (name, name_span) = match args.name {
             Some(Arg { key, .. }) if generic => {
@@ -128,6 +130,7 @@ impl Model {
             delay,
             startup_timeout,
             singleton: args.singleton.is_some(),
+            restart,
         })
     }
 }
@@ -168,7 +171,11 @@ fn every(
 }
 
 /// The duration `value` spells, in nanoseconds: more than zero, or an error on it.
-fn non_zero_duration(key: &str, value: &syn::LitStr, errors: &mut Errors) -> Option<u64> {
+pub(crate) fn non_zero_duration(
+    key: &str,
+    value: &syn::LitStr,
+    errors: &mut Errors,
+) -> Option<u64> {
     match crate::duration::parse(&value.value()) {
         Ok(0) => {
             errors.error(value, format!("`{key}` must be longer than zero"));

@@ -8,6 +8,7 @@ use crate::context::Context;
 use crate::error::{BoxError, SpawnError};
 use crate::handle::Handle;
 use crate::registry::{registry, Registry};
+use crate::restart::Restart;
 use crate::spawn::spawn_in;
 use crate::thread::{BackgroundThread, Declaration, Declared};
 use crate::timing::{MissedTicks, Timing};
@@ -255,6 +256,7 @@ impl Declared for ClosureThread {
             timing: builder.timing,
             singleton: builder.singleton,
             run_at_once: true,
+            restart: Restart::NEVER,
         }
     }
 

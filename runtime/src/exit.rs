@@ -32,6 +32,11 @@ impl<T: BackgroundThread> Exit<T> {
         self.report.handled
     }
 
+    /// How many times a failed instance was replaced by a fresh value (`restart`).
+    pub fn restarts(&self) -> u32 {
+        self.report.restarts()
+    }
+
     /// The accepted tasks that were not handled, in the order they were sent.
     pub fn undelivered(&self) -> &[T::Task] {
         &self.undelivered

@@ -88,6 +88,11 @@ impl HaltState {
         self.disarmed.store(true, Ordering::Relaxed);
     }
 
+    /// Arms the checkpoints again: for the fresh value of a restart.
+    pub(crate) fn rearm(&self) {
+        self.disarmed.store(false, Ordering::Relaxed);
+    }
+
     /// Records the checkpoint and says whether it must unwind.
     #[inline]
     fn passes(&self, location: &'static Location<'static>) -> bool {

@@ -36,6 +36,10 @@ pub struct ThreadInfo {
     pub last_woken: Option<Duration>,
     /// Where and how long ago it last passed a checkpoint, if ever.
     pub last_checkpoint: Option<LastCheckpoint>,
+    /// How many times a failed instance was replaced by a fresh value (`restart`).
+    pub restarts: u32,
+    /// What ended the last instance that was replaced, if any.
+    pub last_failure: Option<String>,
 }
 
 impl ThreadInfo {
@@ -50,6 +54,8 @@ impl ThreadInfo {
             started_at: control.started_at,
             last_woken: control.last_woken_ago(),
             last_checkpoint: control.halt.last_checkpoint(),
+            restarts: control.restarts(),
+            last_failure: control.last_failure(),
         }
     }
 }

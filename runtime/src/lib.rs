@@ -9,11 +9,12 @@
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
 // The ground floor: ids and states, panic messages, the sync primitives (std's, or
-// loom's), time stamps built on them, and the tick schedule.
+// loom's), time stamps built on them, the tick schedule and the restart policy.
 mod ids;
 mod panics;
 mod sync;
 
+mod restart;
 mod stamp;
 mod timing;
 
@@ -45,6 +46,8 @@ mod watchers;
 mod registry;
 
 mod serve;
+
+mod lives;
 
 mod run_loop;
 
@@ -79,6 +82,7 @@ pub use info::ThreadInfo;
 pub use manager::{Manager, Pending};
 pub use outcome::{ExitReport, Outcome, SharedError};
 pub use registry::{registry, Registry};
+pub use restart::{Restart, RestartPolicy};
 #[cfg(unix)]
 pub use shutdown::{
     signal, Cause, InstallError, Shutdown, ShutdownHandle, ShutdownReport, StopOrder,
@@ -95,7 +99,7 @@ pub mod __private {
     };
     pub use crate::{
         registry, AnyHandle, BackgroundThread, BoxError, Context, Declared, Handle, MissedTicks,
-        Registry, SpawnError, SpawnFailure, Ticking, Timing,
+        Registry, Restart, SpawnError, SpawnFailure, Ticking, Timing,
     };
     pub use inventory;
 

@@ -386,6 +386,7 @@ fn a_failure_racing_a_shutdown_is_running_or_remembered() {
             undelivered: 0,
             ran_for: std::time::Duration::ZERO,
             stop_took: None,
+            restarts: 0,
         };
         registry.remove(id, Some(crate::registry::Remembered { report, taken }));
         let (running, earlier) = shutdown.join().unwrap();

@@ -77,6 +77,7 @@ pub struct ExitReport {
     pub(crate) undelivered: usize,
     pub(crate) ran_for: Duration,
     pub(crate) stop_took: Option<Duration>,
+    pub(crate) restarts: u32,
 }
 
 impl ExitReport {
@@ -115,6 +116,12 @@ impl ExitReport {
     /// `None` if the thread ended without being asked to.
     pub fn stop_took(&self) -> Option<Duration> {
         self.stop_took
+    }
+
+    /// How many times a failed instance was replaced by a fresh value (`restart`)
+    /// before the thread ended.
+    pub fn restarts(&self) -> u32 {
+        self.restarts
     }
 }
 

@@ -14,11 +14,12 @@ use crate::error::SpawnFailure;
 use crate::halt::Halted;
 use crate::handle::{Message, Shared};
 use crate::ids::State;
+use crate::lives::{drop_instance, live, shut_down, Life};
 use crate::outcome::{ExitReport, Outcome};
 use crate::panics::panic_message;
 use crate::queue::Inbox;
 use crate::registry::{Registry, Remembered};
-use crate::serve::{serve, Served};
+use crate::restart::Restart;
 use crate::thread::BackgroundThread;
 use crate::timing::{after, Timing};
 
@@ -29,6 +30,7 @@ pub(crate) type Started<T> = Result<(), (SpawnFailure, T)>;
 /// waits with a limit, the gate that decides whether `startup` finished in time.
 pub(crate) struct Start<T> {
     pub(crate) timing: Timing,
+    pub(crate) restart: Restart,
     pub(crate) answer: channel::Sender<Started<T>>,
     pub(crate) gate: Arc<StartupGate>,
 }
@@ -77,6 +79,7 @@ pub(crate) fn run<T: BackgroundThread>(
 ) {
     let Start {
         timing,
+        restart,
         answer: started,
         gate,
     } = start;
@@ -123,28 +126,14 @@ pub(crate) fn run<T: BackgroundThread>(
 
     let mut handled = 0;
     let mut undelivered = Vec::new();
-    let served = panic::catch_unwind(AssertUnwindSafe(|| {
-        serve(
-            &mut thread,
-            &ctx,
-            inbox,
-            control,
-            &mut handled,
-            &mut undelivered,
-            timing.missed(),
-        )
-    }));
-    let mut outcome = match served {
-        Ok(Ok(Served::Drained)) => Outcome::Stopped,
-        Ok(Ok(Served::Deadline)) => Outcome::DeadlineReached,
-        Ok(Ok(Served::Halted)) => Outcome::Halted,
-        Ok(Err(error)) if error.is::<Halted>() => Outcome::Halted,
-        Ok(Err(error)) => Outcome::Failed(Arc::from(error)),
-        Err(payload) if payload.is::<Halted>() => Outcome::Halted,
-        Err(payload) => Outcome::Panicked {
-            message: panic_message(payload),
-        },
+    let mut life = Life {
+        ctx: &ctx,
+        inbox,
+        handled: &mut handled,
+        undelivered: &mut undelivered,
+        missed: timing.missed(),
     };
+    let (mut outcome, last) = live(thread, &mut life, restart);
     // A failed thread takes no more work; a stopped one has closed already.
     control.close_queue();
     control.mark_stopping();
@@ -158,18 +147,18 @@ pub(crate) fn run<T: BackgroundThread>(
         }
     }
 
-    // A halted thread still cleans up: checkpoints in `shutdown` do not unwind.
-    if let Some(message) = shut_down(&mut thread, &ctx) {
-        if outcome.is_clean() {
-            outcome = Outcome::Panicked {
-                message: format!("in shutdown: {message}"),
-            };
+    // A halted thread still cleans up: checkpoints in `shutdown` do not unwind. (A
+    // restart whose `startup` failed left no instance to clean up.)
+    if let Some(mut thread) = last {
+        if let Some(message) = shut_down(&mut thread, &ctx) {
+            if outcome.is_clean() {
+                outcome = Outcome::Panicked {
+                    message: format!("in shutdown: {message}"),
+                };
+            }
         }
-    }
-    // The thread's resources are released before anyone learns it ended.
-    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || drop(thread))) {
-        let message = panic_message(payload);
-        tracing::error!(thread = control.name, id = control.id.as_u64(), %message, "drop panicked");
+        // The thread's resources are released before anyone learns it ended.
+        drop_instance(thread, control);
     }
 
     let ended_as = match outcome {
@@ -209,17 +198,6 @@ fn start_up<T: BackgroundThread>(
             message: panic_message(payload),
         }),
     }
-}
-
-/// Runs `shutdown` (disarmed: checkpoints in it do not unwind); its panic's message,
-/// if it panicked.
-fn shut_down<T: BackgroundThread>(thread: &mut T, ctx: &Context) -> Option<String> {
-    ctx.control().halt.disarm();
-    let payload = panic::catch_unwind(AssertUnwindSafe(|| thread.shutdown(ctx))).err()?;
-    let message = panic_message(payload);
-    let control = ctx.control();
-    tracing::error!(thread = control.name, id = control.id.as_u64(), %message, "shutdown panicked");
-    Some(message)
 }
 
 /// The failure of a startup that `spawn` stopped waiting for.
@@ -357,6 +335,7 @@ pub(crate) fn abandon<T: BackgroundThread>(
         undelivered: shared.undelivered_len(),
         ran_for: control.started.elapsed(),
         stop_took: control.stop_requested().map(|asked| asked.elapsed()),
+        restarts: control.restarts(),
     };
     let remembered = (!control.is_exit_taken()).then(|| Remembered {
         report: report.clone(),
@@ -387,6 +366,7 @@ fn finish<T: BackgroundThread>(
         undelivered: undelivered.len(),
         ran_for: control.started.elapsed(),
         stop_took: control.stop_requested().map(|asked| asked.elapsed()),
+        restarts: control.restarts(),
     };
     // Out of the running threads and, if unclean, into the remembered exits in one
     // step; only then does the state say the thread ended, and observers who wait for

@@ -41,6 +41,7 @@ pub(crate) fn spawn_in_with<T: BackgroundThread>(
         timing,
         singleton,
         run_at_once,
+        restart,
     } = thread.__declaration();
     let fail = |failure, thread| {
         Err(SpawnError {
@@ -80,6 +81,7 @@ pub(crate) fn spawn_in_with<T: BackgroundThread>(
     let gate = Arc::new(StartupGate::default());
     let start = Start {
         timing,
+        restart,
         answer: started_tx,
         gate: Arc::clone(&gate),
     };

@@ -3,6 +3,7 @@
 
 use crate::context::Context;
 use crate::error::BoxError;
+use crate::restart::Restart;
 use crate::timing::Timing;
 
 /// The work a background thread does: set up, handle each task, clean up.
@@ -129,6 +130,9 @@ pub trait Declared {
     const CAPACITY: Option<usize>;
     /// Its time (`every`, `missed`, `delay`, `deadline`): none unless declared.
     const TIMING: Timing = Timing::NONE;
+    /// When a failed thread is replaced by a fresh value (`restart`, `max_restarts`,
+    /// `within`, `backoff`): never unless declared.
+    const RESTART: Restart = Restart::NEVER;
     /// Whether at most one thread of the type may be alive in a registry
     /// (`singleton`): a second `spawn` fails with
     /// [`SpawnFailure::AlreadyRunning`](crate::SpawnFailure::AlreadyRunning).
@@ -144,7 +148,18 @@ pub trait Declared {
             timing: Self::TIMING,
             singleton: Self::SINGLETON,
             run_at_once: false,
+            restart: Self::RESTART,
         }
+    }
+
+    /// A fresh value for a restart, through the type's factory; written by the
+    /// attribute for a thread declared with `restart`. Not a public API.
+    #[doc(hidden)]
+    fn __rebuild() -> Option<Self>
+    where
+        Self: Sized,
+    {
+        None
     }
 
     /// Runs the thread's [`Ticking::tick`]; written by the attribute for a thread
@@ -167,6 +182,7 @@ pub struct Declaration {
     /// Whether a `()` task is queued before the thread starts (a closure thread's
     /// first run).
     pub(crate) run_at_once: bool,
+    pub(crate) restart: Restart,
 }
 
 /// What a thread declared with `every = "…"` does at each tick: between tasks, on its

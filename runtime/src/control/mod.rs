@@ -9,7 +9,7 @@ use crossbeam_channel as channel;
 
 use crate::halt::HaltState;
 use crate::ids::{State, ThreadId};
-use crate::outcome::ExitReport;
+use crate::outcome::{ExitReport, Outcome};
 use crate::panics::panic_message;
 use crate::queue::Closable;
 use crate::stamp::Stamp;
@@ -61,6 +61,10 @@ pub(crate) struct Control {
     deadline: Option<Instant>,
     /// Whether the deadline's stop was the first stop requested.
     deadline_reached: std::sync::atomic::AtomicBool,
+    /// How many times a failed instance was replaced by a fresh value.
+    restarts: std::sync::atomic::AtomicU32,
+    /// What ended the last instance that was replaced.
+    last_failure: StdMutex<Option<String>>,
 }
 
 mod exit;
@@ -95,7 +99,32 @@ impl Control {
             every: std::sync::atomic::AtomicU64::new(0),
             deadline: deadline.map(|deadline| after(started, deadline)),
             deadline_reached: std::sync::atomic::AtomicBool::new(false),
+            restarts: std::sync::atomic::AtomicU32::new(0),
+            last_failure: StdMutex::new(None),
         }
+    }
+
+    /// Records that the instance that ended with `failure` is being replaced.
+    pub(crate) fn note_restart(&self, failure: &Outcome) {
+        self.restarts
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        *self
+            .last_failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(failure.to_string());
+    }
+
+    /// How many times the thread was restarted.
+    pub(crate) fn restarts(&self) -> u32 {
+        self.restarts.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// What ended the last instance that was replaced.
+    pub(crate) fn last_failure(&self) -> Option<String> {
+        self.last_failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// When the thread's deadline stops it, if it has one.

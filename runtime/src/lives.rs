@@ -1,0 +1,170 @@
+//! The lives of a thread: its instance is served until it ends, and, for a thread
+//! declared with `restart`, a failed instance is shut down and replaced by a fresh value
+//! from the type's factory, which runs `startup` and serves the same queue.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::context::Context;
+use crate::control::Control;
+use crate::halt::Halted;
+use crate::handle::Message;
+use crate::outcome::Outcome;
+use crate::panics::panic_message;
+use crate::queue::Inbox;
+use crate::restart::{Restart, Restarts};
+use crate::serve::{serve, Served};
+use crate::thread::BackgroundThread;
+use crate::timing::MissedTicks;
+
+/// What the lives of a thread work on: its context, queue, counts and time.
+pub(crate) struct Life<'a, T: BackgroundThread> {
+    pub(crate) ctx: &'a Context,
+    pub(crate) inbox: &'a Inbox<Message<T>>,
+    pub(crate) handled: &'a mut u64,
+    pub(crate) undelivered: &'a mut Vec<T::Task>,
+    pub(crate) missed: MissedTicks,
+}
+
+/// Serves `thread`, and its replacements, until the thread ends for good: how it ended,
+/// and the last instance if it started (its `shutdown` is still to run).
+pub(crate) fn live<T: BackgroundThread>(
+    thread: T,
+    life: &mut Life<'_, T>,
+    restart: Restart,
+) -> (Outcome, Option<T>) {
+    let control = life.ctx.control();
+    let mut thread = thread;
+    let mut restarts = Restarts::new(restart, control.id.as_u64());
+    loop {
+        let outcome = serve_one(&mut thread, life);
+        // A halted thread is not restarted; a stopping one is, to drain its queue.
+        if !is_failure(&outcome) || control.halt.is_halted() {
+            return (outcome, Some(thread));
+        }
+        let Some(backoff) = restarts.after_failure(Instant::now()) else {
+            if restart != Restart::NEVER {
+                tracing::error!(thread = control.name, id = control.id.as_u64(), %outcome, restarts = control.restarts(), "restarted too often: giving up");
+            }
+            return (outcome, Some(thread));
+        };
+        // The failed instance cleans up and goes; the task it failed on is not retried.
+        // (A panic in it is logged; the thread is restarted all the same.)
+        let _ = shut_down(&mut thread, life.ctx);
+        drop_instance(thread, control);
+        match replace(life.ctx, &mut restarts, outcome, backoff) {
+            Ok(fresh) => thread = fresh,
+            Err(ended) => return (ended, None),
+        }
+    }
+}
+
+/// Replaces a failed instance: waits out the backoff, builds a fresh value and runs its
+/// `startup` (again after a backoff if that fails too, while the intensity allows);
+/// how the thread ends if it cannot be replaced.
+fn replace<T: BackgroundThread>(
+    ctx: &Context,
+    restarts: &mut Restarts,
+    mut failure: Outcome,
+    mut backoff: Duration,
+) -> Result<T, Outcome> {
+    let control = ctx.control();
+    loop {
+        control.note_restart(&failure);
+        tracing::warn!(thread = control.name, id = control.id.as_u64(), outcome = %failure, ?backoff, restart = control.restarts(), "restarting");
+        // A stop cuts the backoff short: the fresh value still drains the queue. A halt
+        // ends the thread, its queue returned.
+        if !control.is_closed() {
+            let _ = control.interrupt().recv_timeout(backoff);
+        }
+        if control.halt.is_halted() {
+            return Err(Outcome::Halted);
+        }
+        let Some(mut fresh) = T::__rebuild() else {
+            return Err(failure);
+        };
+        control.halt.rearm();
+        let started = panic::catch_unwind(AssertUnwindSafe(|| fresh.startup(ctx)));
+        failure = match started {
+            Ok(Ok(())) => {
+                restarts.started(Instant::now());
+                tracing::info!(
+                    thread = control.name,
+                    id = control.id.as_u64(),
+                    restart = control.restarts(),
+                    "restarted"
+                );
+                return Ok(fresh);
+            }
+            Ok(Err(error)) if error.is::<Halted>() => Outcome::Halted,
+            Err(payload) if payload.is::<Halted>() => Outcome::Halted,
+            Ok(Err(error)) => Outcome::StartupFailed {
+                message: error.to_string(),
+            },
+            Err(payload) => Outcome::StartupFailed {
+                message: format!("panicked: {}", panic_message(payload)),
+            },
+        };
+        drop_instance(fresh, control);
+        if matches!(failure, Outcome::Halted) {
+            return Err(failure);
+        }
+        let Some(next) = restarts.after_failure(Instant::now()) else {
+            tracing::error!(thread = control.name, id = control.id.as_u64(), outcome = %failure, restarts = control.restarts(), "restarted too often: giving up");
+            return Err(failure);
+        };
+        backoff = next;
+    }
+}
+
+/// Whether `outcome` is a failure a restart may replace.
+fn is_failure(outcome: &Outcome) -> bool {
+    matches!(outcome, Outcome::Failed(_) | Outcome::Panicked { .. })
+}
+
+/// Serves one instance until it ends.
+fn serve_one<T: BackgroundThread>(thread: &mut T, life: &mut Life<'_, T>) -> Outcome {
+    let control = life.ctx.control();
+    let served = panic::catch_unwind(AssertUnwindSafe(|| {
+        serve(
+            thread,
+            life.ctx,
+            life.inbox,
+            control,
+            life.handled,
+            life.undelivered,
+            life.missed,
+        )
+    }));
+    match served {
+        Ok(Ok(Served::Drained)) => Outcome::Stopped,
+        Ok(Ok(Served::Deadline)) => Outcome::DeadlineReached,
+        Ok(Ok(Served::Halted)) => Outcome::Halted,
+        Ok(Err(error)) if error.is::<Halted>() => Outcome::Halted,
+        Ok(Err(error)) => Outcome::Failed(Arc::from(error)),
+        Err(payload) if payload.is::<Halted>() => Outcome::Halted,
+        Err(payload) => Outcome::Panicked {
+            message: panic_message(payload),
+        },
+    }
+}
+
+/// Runs `shutdown` (disarmed: checkpoints in it do not unwind); its panic's message,
+/// if it panicked.
+pub(crate) fn shut_down<T: BackgroundThread>(thread: &mut T, ctx: &Context) -> Option<String> {
+    ctx.control().halt.disarm();
+    let payload = panic::catch_unwind(AssertUnwindSafe(|| thread.shutdown(ctx))).err()?;
+    let message = panic_message(payload);
+    let control = ctx.control();
+    tracing::error!(thread = control.name, id = control.id.as_u64(), %message, "shutdown panicked");
+    Some(message)
+}
+
+/// Drops an instance; a panicking `Drop` is logged.
+pub(crate) fn drop_instance<T>(thread: T, control: &Control) {
+    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || drop(thread))) {
+        let message = panic_message(payload);
+        tracing::error!(thread = control.name, id = control.id.as_u64(), %message, "drop panicked");
+    }
+}
