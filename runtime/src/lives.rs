@@ -16,7 +16,7 @@ use crate::queue::Inbox;
 use crate::restart::{Restart, Restarts};
 use crate::serve::{serve, Served};
 use crate::thread::BackgroundThread;
-use crate::timing::MissedTicks;
+use crate::timing::{after, MissedTicks};
 
 /// What the lives of a thread work on: its context, queue, counts and time.
 pub(crate) struct Life<'a, T: BackgroundThread> {
@@ -25,6 +25,8 @@ pub(crate) struct Life<'a, T: BackgroundThread> {
     pub(crate) handled: &'a mut u64,
     pub(crate) undelivered: &'a mut Vec<T::Task>,
     pub(crate) missed: MissedTicks,
+    /// The declared period: a fresh value ticks at it again.
+    pub(crate) every: Option<Duration>,
 }
 
 /// Serves `thread`, and its replacements, until the thread ends for good: how it ended,
@@ -53,7 +55,7 @@ pub(crate) fn live<T: BackgroundThread>(
         // (A panic in it is logged; the thread is restarted all the same.)
         let _ = shut_down(&mut thread, life.ctx);
         drop_instance(thread, control);
-        match replace(life.ctx, &mut restarts, outcome, backoff) {
+        match replace(life, &mut restarts, outcome, backoff) {
             Ok(fresh) => thread = fresh,
             Err(ended) => return (ended, None),
         }
@@ -64,49 +66,34 @@ pub(crate) fn live<T: BackgroundThread>(
 /// `startup` (again after a backoff if that fails too, while the intensity allows);
 /// how the thread ends if it cannot be replaced.
 fn replace<T: BackgroundThread>(
-    ctx: &Context,
+    life: &Life<'_, T>,
     restarts: &mut Restarts,
     mut failure: Outcome,
     mut backoff: Duration,
 ) -> Result<T, Outcome> {
+    let ctx = life.ctx;
     let control = ctx.control();
     loop {
-        control.note_restart(&failure);
-        tracing::warn!(thread = control.name, id = control.id.as_u64(), outcome = %failure, ?backoff, restart = control.restarts(), "restarting");
-        // A stop cuts the backoff short: the fresh value still drains the queue. A halt
-        // ends the thread, its queue returned.
-        if !control.is_closed() {
-            let _ = control.interrupt().recv_timeout(backoff);
-        }
+        control.note_failure(&failure);
+        tracing::warn!(thread = control.name, id = control.id.as_u64(), outcome = %failure, ?backoff, "restarting");
+        wait_backoff(control, backoff);
+        // A halt ends the thread, its queue returned.
         if control.halt.is_halted() {
             return Err(Outcome::Halted);
         }
-        let Some(mut fresh) = T::__rebuild() else {
-            return Err(failure);
-        };
-        control.halt.rearm();
-        let started = panic::catch_unwind(AssertUnwindSafe(|| fresh.startup(ctx)));
-        failure = match started {
-            Ok(Ok(())) => {
-                restarts.started(Instant::now());
+        restarts.started(Instant::now());
+        failure = match build_and_start::<T>(life) {
+            Ok(fresh) => {
                 tracing::info!(
                     thread = control.name,
                     id = control.id.as_u64(),
-                    restart = control.restarts(),
+                    restarts = control.restarts(),
                     "restarted"
                 );
                 return Ok(fresh);
             }
-            Ok(Err(error)) if error.is::<Halted>() => Outcome::Halted,
-            Err(payload) if payload.is::<Halted>() => Outcome::Halted,
-            Ok(Err(error)) => Outcome::StartupFailed {
-                message: error.to_string(),
-            },
-            Err(payload) => Outcome::StartupFailed {
-                message: format!("panicked: {}", panic_message(payload)),
-            },
+            Err(failure) => failure,
         };
-        drop_instance(fresh, control);
         if matches!(failure, Outcome::Halted) {
             return Err(failure);
         }
@@ -116,6 +103,61 @@ fn replace<T: BackgroundThread>(
         };
         backoff = next;
     }
+}
+
+/// Waits out a backoff, unless a stop (the fresh value still drains the queue) or a
+/// halt cuts it short, or the deadline comes first (which stops the thread).
+fn wait_backoff(control: &Control, backoff: Duration) {
+    let until = after(Instant::now(), backoff);
+    let wake = control.deadline().map_or(until, |end| end.min(until));
+    if !control.is_closed() {
+        let _ = control
+            .interrupt()
+            .recv_timeout(wake.saturating_duration_since(Instant::now()));
+    }
+    control.check_deadline(Instant::now());
+}
+
+/// A fresh value from the factory, with the declared period, started: or how that
+/// failed.
+fn build_and_start<T: BackgroundThread>(life: &Life<'_, T>) -> Result<T, Outcome> {
+    let (ctx, control) = (life.ctx, life.ctx.control());
+    let built = panic::catch_unwind(T::__rebuild);
+    let mut fresh = match built {
+        Ok(Some(fresh)) => fresh,
+        Ok(None) => {
+            return Err(Outcome::StartupFailed {
+                message: "the type has no factory to restart it with".to_owned(),
+            })
+        }
+        Err(payload) => {
+            return Err(Outcome::StartupFailed {
+                message: format!("the factory panicked: {}", panic_message(payload)),
+            })
+        }
+    };
+    control.count_restart();
+    // The fresh value starts as declared: not with the hooks or period of the one it
+    // replaces.
+    control.forget_stop_hooks();
+    if let Some(every) = life.every {
+        control.set_every(every);
+    }
+    control.halt.rearm();
+    let started = panic::catch_unwind(AssertUnwindSafe(|| fresh.startup(ctx)));
+    let failure = match started {
+        Ok(Ok(())) => return Ok(fresh),
+        Ok(Err(error)) if error.is::<Halted>() => Outcome::Halted,
+        Err(payload) if payload.is::<Halted>() => Outcome::Halted,
+        Ok(Err(error)) => Outcome::StartupFailed {
+            message: error.to_string(),
+        },
+        Err(payload) => Outcome::StartupFailed {
+            message: format!("panicked: {}", panic_message(payload)),
+        },
+    };
+    drop_instance(fresh, control);
+    Err(failure)
 }
 
 /// Whether `outcome` is a failure a restart may replace.

@@ -19,8 +19,11 @@ use std::time::{Duration, Instant};
 /// `Default`), runs its `startup` and serves the same queue: tasks queued behind the
 /// failure are handled by the new instance, and the task it failed on is not retried
 /// (it is counted as handled, and the failure is shown by `ThreadInfo::last_failure`).
-/// A stopping thread is still restarted, at once, to drain its queue; a halted one is
-/// not.
+/// A stopping thread is still restarted, at once, to drain its queue (a `deadline` also
+/// cuts a backoff short); a halted one is not. The fresh value starts as declared: with
+/// the declared `every`, and without the `on_stop` hooks of the one it replaces. A
+/// restart's `startup` is not bounded by `startup_timeout`, which bounds `spawn` only;
+/// a factory that panics or a `startup` that fails counts as a failure of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RestartPolicy {
     /// Never restarted (OTP's `temporary`).

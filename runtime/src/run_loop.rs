@@ -132,6 +132,7 @@ pub(crate) fn run<T: BackgroundThread>(
         handled: &mut handled,
         undelivered: &mut undelivered,
         missed: timing.missed(),
+        every: timing.every(),
     };
     let (mut outcome, last) = live(thread, &mut life, restart);
     // A failed thread takes no more work; a stopped one has closed already.

@@ -11,7 +11,7 @@ use crossbeam_channel as channel;
 use crate::control::Control;
 use crate::error::{SpawnError, SpawnFailure};
 use crate::handle::{AnyHandle, Handle, Managed, Message, Shared};
-use crate::queue::{Closable, Queue};
+use crate::queue::{Closable, Inbox, Queue};
 use crate::registry::Registry;
 use crate::run_loop::{abandon, end_unstarted, run, Start, Started, StartupGate};
 use crate::thread::{BackgroundThread, Declaration};
@@ -50,25 +50,8 @@ pub(crate) fn spawn_in_with<T: BackgroundThread>(
             thread,
         })
     };
-    let (queue, inbox) = Queue::<Message<T>>::new(capacity);
-    if run_at_once {
-        // A closure thread's first run: its task is `()`. The queue is new and empty:
-        // it has room.
-        if let Ok(task) = (Box::new(()) as Box<dyn Any>).downcast::<T::Task>() {
-            let _ = queue.try_send(Message::Task(*task));
-        }
-    }
-    let closable: Arc<dyn Closable> = Arc::clone(&queue) as Arc<dyn Closable>;
-    let control = Arc::new(Control::new(
-        name,
-        std::any::type_name::<T>(),
-        closable,
-        timing.deadline(),
-    ));
-    if let Some(every) = timing.every() {
-        control.set_every(every);
-    }
-    let shared = Arc::new(Shared::new(Arc::clone(&control), queue));
+    let (shared, inbox) = make_shared::<T>(name, capacity, &timing, run_at_once);
+    let control = Arc::clone(&shared.control);
     if let Err(failure) = registry.insert(Arc::clone(&shared) as Arc<dyn Managed>, singleton) {
         return fail(failure, thread);
     }
@@ -90,6 +73,8 @@ pub(crate) fn spawn_in_with<T: BackgroundThread>(
     let os_thread = std::thread::Builder::new()
         .name(name.to_owned())
         .spawn(move || {
+            // However the thread ends, a bounded join learns it has finished.
+            let _finished = Finished(&run_shared.control);
             let handed = handoff_rx.recv();
             // Both channels are freed once used, not kept for the thread's life.
             drop(handoff_rx);
@@ -103,6 +88,7 @@ pub(crate) fn spawn_in_with<T: BackgroundThread>(
         Err(error) => {
             let failure = SpawnFailure::Os(error);
             end_unstarted(&shared, &inbox, registry, &failure, true);
+            control.mark_finished();
             return fail(failure, thread);
         }
     }
@@ -176,4 +162,41 @@ fn wait_started<T>(
         }
         Err(channel::RecvTimeoutError::Disconnected) => Err(channel::RecvError),
     }
+}
+
+/// Marks the thread finished when the OS thread's work for it ends, by return or unwind.
+struct Finished<'a>(&'a Control);
+
+impl Drop for Finished<'_> {
+    fn drop(&mut self) {
+        self.0.mark_finished();
+    }
+}
+
+/// A new thread's queue and shared state, as declared; a closure thread's first run
+/// (its task is `()`) queued already.
+fn make_shared<T: BackgroundThread>(
+    name: &'static str,
+    capacity: Option<usize>,
+    timing: &Timing,
+    run_at_once: bool,
+) -> (Arc<Shared<T>>, Inbox<Message<T>>) {
+    let (queue, inbox) = Queue::<Message<T>>::new(capacity);
+    if run_at_once {
+        // The queue is new and empty: it has room.
+        if let Ok(task) = (Box::new(()) as Box<dyn Any>).downcast::<T::Task>() {
+            let _ = queue.try_send(Message::Task(*task));
+        }
+    }
+    let closable: Arc<dyn Closable> = Arc::clone(&queue) as Arc<dyn Closable>;
+    let control = Arc::new(Control::new(
+        name,
+        std::any::type_name::<T>(),
+        closable,
+        timing.deadline(),
+    ));
+    if let Some(every) = timing.every() {
+        control.set_every(every);
+    }
+    (Arc::new(Shared::new(control, queue)), inbox)
 }

@@ -13,6 +13,9 @@ use crate::panics::panic_message;
 #[derive(Default)]
 pub(super) struct Exit {
     report: Option<ExitReport>,
+    /// Set when the OS thread has nothing left to run but its thread-local destructors
+    /// (or never started): a bounded join waits for it, not for the OS thread itself.
+    finished: bool,
     hooks: Vec<ExitHook>,
     /// Tasks awaiting the exit (`join_async`), each under the key its future holds.
     wakers: Vec<(u64, std::task::Waker)>,
@@ -150,18 +153,32 @@ impl Control {
     }
 
     /// Waits at most `timeout` for the thread to publish its exit.
+    /// Waits at most `timeout` for the thread to publish its exit and finish running
+    /// (its exit hooks and watchers included), then for its OS thread, which has only
+    /// thread-local destructors left by then.
     pub(crate) fn wait_exit_timeout(&self, timeout: Duration) -> Option<ExitReport> {
         let exit = self.exit.lock().unwrap_or_else(PoisonError::into_inner);
         let (exit, _) = self
             .exited
-            .wait_timeout_while(exit, timeout, |exit| exit.report.is_none())
+            .wait_timeout_while(exit, timeout, |exit| {
+                exit.report.is_none() || !exit.finished
+            })
             .unwrap_or_else(PoisonError::into_inner);
-        let report = exit.report.clone();
+        let report = exit.report.clone().filter(|_| exit.finished);
         drop(exit);
         if report.is_some() {
             self.join_os_thread();
         }
         report
+    }
+
+    /// The OS thread has nothing left to run for the thread (or never started).
+    pub(crate) fn mark_finished(&self) {
+        self.exit
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .finished = true;
+        self.exited.notify_all();
     }
 }
 

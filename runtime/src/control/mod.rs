@@ -104,14 +104,39 @@ impl Control {
         }
     }
 
-    /// Records that the instance that ended with `failure` is being replaced.
-    pub(crate) fn note_restart(&self, failure: &Outcome) {
-        self.restarts
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    /// Records what ended the instance that is being replaced (its `Display`
+    /// guarded: a panic there must not keep the thread from restarting or ending).
+    pub(crate) fn note_failure(&self, failure: &Outcome) {
+        let described =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| failure.to_string()))
+                .unwrap_or_else(|_| "(the error's `Display` panicked)".to_owned());
         *self
             .last_failure
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(failure.to_string());
+            .unwrap_or_else(PoisonError::into_inner) = Some(described);
+    }
+
+    /// Counts a replacement by a fresh value.
+    pub(crate) fn count_restart(&self) {
+        self.restarts
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Drops the `on_stop` hooks a replaced instance registered (unless a stop already
+    /// ran them): the fresh one registers its own.
+    pub(crate) fn forget_stop_hooks(&self) {
+        let hooks = self
+            .on_stop
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_mut()
+            .map(std::mem::take);
+        if let Err(payload) =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(hooks)))
+        {
+            let message = panic_message(payload);
+            tracing::error!(thread = self.name, id = self.id.as_u64(), %message, "dropping an on_stop hook panicked");
+        }
     }
 
     /// How many times the thread was restarted.
