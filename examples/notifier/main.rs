@@ -135,7 +135,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or(tracing_subscriber::filter::LevelFilter::INFO);
     tracing_subscriber::fmt().with_max_level(level).init();
     let config = Config::from_env()?;
-    let grace = config.grace();
+    // Signals are taken over before anything starts: a SIGTERM from now on (even
+    // during startup, or the moment readiness is announced) stops the service
+    // gracefully, never by the default action.
+    let shutdown = Shutdown::on_signals()
+        .grace(config.grace())
+        .halt_grace(Duration::from_secs(5))
+        .install()?;
 
     // Created by name through the factory, as a configuration file would name it.
     let notifier = threadward::create("notification")?
@@ -147,10 +153,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     http.send(())?;
     println!("listening on http://{address}; press Ctrl-C to stop");
 
-    let report = Shutdown::on_signals()
-        .grace(grace)
-        .halt_grace(Duration::from_secs(5))
-        .wait()?;
+    let report = shutdown.wait();
     let exit = notifier.join()?;
     for notification in exit.undelivered() {
         println!("returned notification #{}", notification.id);
