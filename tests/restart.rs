@@ -4,6 +4,8 @@
 //! good; a stop during the backoff drains, a halt returns the queue; the handle stays
 //! valid. Every wait is bounded.
 
+mod restarting;
+
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -13,7 +15,7 @@ use threadward::{
     RestartPolicy,
 };
 
-const BOUND: Duration = Duration::from_secs(30);
+use restarting::{fail_if, wait_for, BOUND};
 
 /// Counts across instances: how many were built and started, what was handled.
 static STARTS: AtomicU32 = AtomicU32::new(0);
@@ -61,14 +63,10 @@ fn a_failed_instance_is_replaced_and_the_queue_behind_it_is_handled() {
         flaky.send(task).unwrap();
     }
     // The fresh instance answers: `seen` counts since its start.
-    let waited = Instant::now();
-    while SUM.load(Ordering::SeqCst) < 7 {
-        assert!(
-            waited.elapsed() < BOUND,
-            "the queue behind the failures was not handled"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    wait_for(
+        || SUM.load(Ordering::SeqCst) >= 7,
+        "the queue behind the failures to be handled",
+    );
     assert_eq!(flaky.call(|f, _| f.seen).unwrap(), 1);
     let info = flaky.info();
     assert_eq!(info.restarts, 2);
@@ -109,10 +107,7 @@ impl Patient {
 impl BackgroundThread for Patient {
     type Task = bool;
     fn handle(&mut self, fail: bool, _ctx: &Context) -> Result<(), BoxError> {
-        if fail {
-            return Err("failed".into());
-        }
-        Ok(())
+        fail_if(fail)
     }
 }
 
@@ -122,11 +117,7 @@ fn a_stop_during_the_backoff_drains_the_queue_with_a_fresh_instance() {
     patient.send(true).unwrap(); // fails; the restart waits an hour
     patient.send(false).unwrap();
     patient.send(false).unwrap();
-    let waited = Instant::now();
-    while patient.info().last_failure.is_none() {
-        assert!(waited.elapsed() < BOUND);
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    wait_for(|| patient.info().last_failure.is_some(), "the failure");
     let built = PATIENT_BUILT.load(Ordering::SeqCst);
     let asked = Instant::now();
     patient.stop();
@@ -153,11 +144,7 @@ fn a_halt_during_the_backoff_returns_the_queue() {
     let patient = Patient::new().spawn_in(&Registry::new()).unwrap();
     patient.send(true).unwrap();
     patient.send(false).unwrap();
-    let waited = Instant::now();
-    while patient.info().last_failure.is_none() {
-        assert!(waited.elapsed() < BOUND);
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    wait_for(|| patient.info().last_failure.is_some(), "the failure");
     patient.halt();
     let exit = patient.join_timeout(BOUND).unwrap();
     assert!(
@@ -192,10 +179,7 @@ impl BackgroundThread for Shaky {
         Ok(())
     }
     fn handle(&mut self, fail: bool, _ctx: &Context) -> Result<(), BoxError> {
-        if fail {
-            return Err("failed".into());
-        }
-        Ok(())
+        fail_if(fail)
     }
 }
 

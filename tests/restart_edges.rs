@@ -3,6 +3,8 @@
 //! restarts, counts under racing senders, and a bounded join with a slow exit watcher.
 //! Every wait is bounded.
 
+mod restarting;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{mpsc, Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -11,15 +13,7 @@ use threadward::{
     background_thread, BackgroundThread, BoxError, Context, Outcome, Registry, Ticking,
 };
 
-const BOUND: Duration = Duration::from_secs(30);
-
-fn wait_for(mut f: impl FnMut() -> bool, what: &str) {
-    let t = Instant::now();
-    while !f() {
-        assert!(t.elapsed() < BOUND, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
+use restarting::{fail_if, wait_for, BOUND};
 
 // ---------- 1. a factory that panics on a restart ----------
 static BOOM_BUILT: AtomicU32 = AtomicU32::new(0);
@@ -40,11 +34,7 @@ impl Boom {
 impl BackgroundThread for Boom {
     type Task = bool;
     fn handle(&mut self, fail: bool, _ctx: &Context) -> Result<(), BoxError> {
-        if fail {
-            Err("fail".into())
-        } else {
-            Ok(())
-        }
+        fail_if(fail)
     }
 }
 
@@ -136,11 +126,7 @@ struct Deadlined;
 impl BackgroundThread for Deadlined {
     type Task = bool;
     fn handle(&mut self, fail: bool, _ctx: &Context) -> Result<(), BoxError> {
-        if fail {
-            Err("fail".into())
-        } else {
-            Ok(())
-        }
+        fail_if(fail)
     }
 }
 
@@ -214,11 +200,7 @@ struct Notified;
 impl BackgroundThread for Notified {
     type Task = bool;
     fn handle(&mut self, fail: bool, _ctx: &Context) -> Result<(), BoxError> {
-        if fail {
-            Err("fail".into())
-        } else {
-            Ok(())
-        }
+        fail_if(fail)
     }
 }
 
@@ -329,11 +311,7 @@ impl BackgroundThread for SlowStart {
         Ok(())
     }
     fn handle(&mut self, fail: bool, _ctx: &Context) -> Result<(), BoxError> {
-        if fail {
-            Err("fail".into())
-        } else {
-            Ok(())
-        }
+        fail_if(fail)
     }
 }
 

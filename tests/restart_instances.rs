@@ -1,21 +1,15 @@
 //! What a fresh instance does not inherit from the one it replaces: the backoff run,
 //! `on_stop` hooks, and the count of replacements. Every wait is bounded.
 
+mod restarting;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use threadward::{background_thread, BackgroundThread, BoxError, Context, Outcome, Registry};
 
-const BOUND: Duration = Duration::from_secs(30);
-
-fn wait_for(mut f: impl FnMut() -> bool, what: &str) {
-    let t = Instant::now();
-    while !f() {
-        assert!(t.elapsed() < BOUND, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
+use restarting::{fail_if, wait_for, BOUND};
 
 // ---- the backoff of repeated failed startups after a long-lived instance ----
 static FAIL_STARTS: AtomicU32 = AtomicU32::new(0);
@@ -41,11 +35,7 @@ impl BackgroundThread for LongLived {
         Ok(())
     }
     fn handle(&mut self, fail: bool, _ctx: &Context) -> Result<(), BoxError> {
-        if fail {
-            Err("fail".into())
-        } else {
-            Ok(())
-        }
+        fail_if(fail)
     }
 }
 
@@ -105,11 +95,7 @@ impl BackgroundThread for Hooked {
         Ok(())
     }
     fn handle(&mut self, fail: bool, _ctx: &Context) -> Result<(), BoxError> {
-        if fail {
-            Err("fail".into())
-        } else {
-            Ok(())
-        }
+        fail_if(fail)
     }
 }
 
@@ -146,11 +132,7 @@ impl Patient {
 impl BackgroundThread for Patient {
     type Task = bool;
     fn handle(&mut self, fail: bool, _ctx: &Context) -> Result<(), BoxError> {
-        if fail {
-            Err("fail".into())
-        } else {
-            Ok(())
-        }
+        fail_if(fail)
     }
 }
 
