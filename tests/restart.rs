@@ -33,6 +33,7 @@ struct Flaky {
 }
 
 static SUM: AtomicU64 = AtomicU64::new(0);
+static SHUT_DOWN: AtomicU32 = AtomicU32::new(0);
 
 impl BackgroundThread for Flaky {
     type Task = u64;
@@ -50,6 +51,9 @@ impl BackgroundThread for Flaky {
                 Ok(())
             }
         }
+    }
+    fn shutdown(&mut self, _ctx: &Context) {
+        SHUT_DOWN.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -75,6 +79,8 @@ fn a_failed_instance_is_replaced_and_the_queue_behind_it_is_handled() {
         Some("panicked: task MAX panics")
     );
     assert_eq!(STARTS.load(Ordering::SeqCst), 3);
+    // Each replaced instance ran `shutdown` (its `startup` had succeeded).
+    assert_eq!(SHUT_DOWN.load(Ordering::SeqCst), 2);
     // A third failure within the minute exceeds the intensity: failed for good.
     flaky.send(0).unwrap();
     flaky.send(8).unwrap(); // returned, not handled
@@ -85,6 +91,7 @@ fn a_failed_instance_is_replaced_and_the_queue_behind_it_is_handled() {
         exit.outcome()
     );
     assert_eq!(exit.restarts(), 2);
+    assert_eq!(SHUT_DOWN.load(Ordering::SeqCst), 3);
     assert_eq!(exit.undelivered(), [8]);
     assert_eq!(SUM.load(Ordering::SeqCst), 7);
     assert_eq!(exit.handled(), 6); // every task given to `handle`, the failed ones too

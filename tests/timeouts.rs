@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel as channel;
 use threadward::{
-    background_thread, BackgroundThread, BoxError, CallTimeoutError, Context, Outcome, Registry,
-    SpawnFailure, State,
+    background_thread, BackgroundThread, BoxError, CallTimeoutError, Context, Handle, Outcome,
+    Registry, SpawnFailure, State,
 };
 
 const BOUND: Duration = Duration::from_secs(30);
@@ -29,6 +29,22 @@ impl BackgroundThread for Gated {
         ctx.checkpoint();
         Ok(())
     }
+}
+
+/// A `Gated` thread busy with a task until `open` is sent, its one-slot queue full
+/// behind it (with a task that waits on a channel kept open by the third value).
+fn busy_and_full() -> (Handle<Gated>, channel::Sender<()>, channel::Sender<()>) {
+    let gated = Gated::default().spawn_in(&Registry::new()).unwrap();
+    let (open, gate) = channel::bounded(2);
+    let (keep, never) = channel::bounded(1);
+    gated.send(gate).unwrap();
+    // Capacity 1: once the thread took the first task, this one fills the queue.
+    let waited = Instant::now();
+    while gated.try_send(never.clone()).is_err() {
+        assert!(waited.elapsed() < BOUND);
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    (gated, open, keep)
 }
 
 fn ran_flag() -> (Arc<AtomicBool>, Arc<AtomicBool>) {
@@ -75,16 +91,7 @@ fn a_call_that_never_started_is_handed_back_and_never_runs() {
 
 #[test]
 fn a_call_that_waits_for_room_in_a_full_queue_times_out_too() {
-    let gated = Gated::default().spawn_in(&Registry::new()).unwrap();
-    let (open, gate) = channel::bounded(2);
-    let (_keep, never) = channel::bounded(1);
-    gated.send(gate).unwrap(); // busy
-                               // Capacity 1: once the thread took the first task, this one fills the queue.
-    let waited = Instant::now();
-    while gated.try_send(never.clone()).is_err() {
-        assert!(waited.elapsed() < BOUND);
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    let (gated, open, _keep) = busy_and_full();
     let (ran, flag) = ran_flag();
     let error = gated
         .call_timeout(Duration::from_millis(20), move |_, _| {
@@ -310,15 +317,7 @@ fn a_startup_within_its_limit_starts_the_thread() {
 
 #[test]
 fn a_cast_that_finds_no_room_in_time_is_handed_back() {
-    let gated = Gated::default().spawn_in(&Registry::new()).unwrap();
-    let (open, gate) = channel::bounded(2);
-    let (_keep, never) = channel::bounded(1);
-    gated.send(gate).unwrap();
-    let waited = Instant::now();
-    while gated.try_send(never.clone()).is_err() {
-        assert!(waited.elapsed() < BOUND);
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    let (gated, open, _keep) = busy_and_full();
     let (ran, flag) = ran_flag();
     let error = gated
         .cast_timeout(Duration::from_millis(20), move |_, _| {

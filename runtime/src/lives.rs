@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 
 use crate::context::Context;
 use crate::control::Control;
+use crate::error::SpawnFailure;
 use crate::halt::Halted;
 use crate::handle::Message;
 use crate::outcome::Outcome;
-use crate::panics::panic_message;
+use crate::panics::{describe, panic_message};
 use crate::queue::Inbox;
 use crate::restart::{Restart, Restarts};
 use crate::serve::{serve, Served};
@@ -144,20 +145,43 @@ fn build_and_start<T: BackgroundThread>(life: &Life<'_, T>) -> Result<T, Outcome
         control.set_every(every);
     }
     control.halt.rearm();
-    let started = panic::catch_unwind(AssertUnwindSafe(|| fresh.startup(ctx)));
-    let failure = match started {
-        Ok(Ok(())) => return Ok(fresh),
-        Ok(Err(error)) if error.is::<Halted>() => Outcome::Halted,
-        Err(payload) if payload.is::<Halted>() => Outcome::Halted,
-        Ok(Err(error)) => Outcome::StartupFailed {
-            message: error.to_string(),
+    match start_up(&mut fresh, ctx) {
+        None => Ok(fresh),
+        Some(failure) => {
+            drop_instance(fresh, control);
+            Err(outcome_of(&failure))
+        }
+    }
+}
+
+/// Runs `startup`: how it failed, if it did.
+pub(crate) fn start_up<T: BackgroundThread>(thread: &mut T, ctx: &Context) -> Option<SpawnFailure> {
+    match panic::catch_unwind(AssertUnwindSafe(|| thread.startup(ctx))) {
+        Ok(Ok(())) => None,
+        // `try_checkpoint()?` passes the halt on as an error.
+        Ok(Err(error)) if error.is::<Halted>() => Some(SpawnFailure::Halted),
+        Ok(Err(error)) => Some(SpawnFailure::Startup(error)),
+        Err(payload) if payload.is::<Halted>() => Some(SpawnFailure::Halted),
+        Err(payload) => Some(SpawnFailure::StartupPanicked {
+            message: panic_message(payload),
+        }),
+    }
+}
+
+/// How a thread whose start failed with `failure` ended.
+pub(crate) fn outcome_of(failure: &SpawnFailure) -> Outcome {
+    match failure {
+        SpawnFailure::Halted => Outcome::Halted,
+        SpawnFailure::Startup(error) => Outcome::StartupFailed {
+            message: describe(error),
         },
-        Err(payload) => Outcome::StartupFailed {
-            message: format!("panicked: {}", panic_message(payload)),
+        SpawnFailure::StartupPanicked { message } => Outcome::StartupFailed {
+            message: format!("panicked: {message}"),
         },
-    };
-    drop_instance(fresh, control);
-    Err(failure)
+        failure => Outcome::StartupFailed {
+            message: describe(failure),
+        },
+    }
 }
 
 /// Whether `outcome` is a failure a restart may replace.

@@ -1,4 +1,5 @@
-//! Turning a caught panic into a message without letting a second panic escape.
+//! Turning a caught panic, or a value's `Display`, into a message without letting a
+//! second panic escape.
 
 use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
@@ -18,4 +19,11 @@ pub(crate) fn panic_message(payload: Box<dyn Any + Send>) -> String {
         std::mem::forget(payload);
     }
     message
+}
+
+/// `value` in words; should its `Display` panic, a note saying so instead (a user's
+/// error must not unwind out of the run loop while it is being reported).
+pub(crate) fn describe(value: &dyn std::fmt::Display) -> String {
+    panic::catch_unwind(AssertUnwindSafe(|| value.to_string()))
+        .unwrap_or_else(|payload| format!("(its `Display` panicked: {})", panic_message(payload)))
 }

@@ -11,10 +11,9 @@ use crossbeam_channel as channel;
 use crate::context::Context;
 use crate::control::Control;
 use crate::error::SpawnFailure;
-use crate::halt::Halted;
 use crate::handle::{Message, Shared};
 use crate::ids::State;
-use crate::lives::{drop_instance, live, shut_down, Life};
+use crate::lives::{drop_instance, live, outcome_of, shut_down, start_up, Life};
 use crate::outcome::{ExitReport, Outcome};
 use crate::panics::panic_message;
 use crate::queue::Inbox;
@@ -108,7 +107,7 @@ pub(crate) fn run<T: BackgroundThread>(
     };
     tracing::debug!(thread = control.name, id = control.id.as_u64(), "starting");
 
-    let failure = start_up(&mut thread, &ctx, &timing, &gate);
+    let failure = start_up_for_spawn(&mut thread, &ctx, &timing, &gate);
     if let Some(failure) = failure {
         end_unstarted(shared, inbox, registry, &failure, started.is_some());
         if let Some(started) = started {
@@ -172,33 +171,23 @@ pub(crate) fn run<T: BackgroundThread>(
     });
 }
 
-/// Runs `startup`: how it failed, if it did. One that `spawn` stopped waiting for has
-/// timed out, however it ended.
-fn start_up<T: BackgroundThread>(
+/// Runs `startup` for `spawn`: how it failed, if it did. One that `spawn` stopped
+/// waiting for has timed out, however it ended; if it finished without seeing the halt,
+/// it started, so `shutdown` runs before the value goes back.
+fn start_up_for_spawn<T: BackgroundThread>(
     thread: &mut T,
     ctx: &Context,
     timing: &Timing,
     gate: &StartupGate,
 ) -> Option<SpawnFailure> {
-    let startup = panic::catch_unwind(AssertUnwindSafe(|| thread.startup(ctx)));
-    let in_time = gate.finish();
-    match startup {
-        // Too late: `spawn` stopped waiting and halted it, but it finished without
-        // seeing the halt. It started, so `shutdown` runs before the value goes back.
-        Ok(Ok(())) if !in_time => {
-            shut_down(thread, ctx);
-            Some(timed_out(timing))
-        }
-        _ if !in_time => Some(timed_out(timing)),
-        Ok(Ok(())) => None,
-        // `try_checkpoint()?` passes the halt on as an error.
-        Ok(Err(error)) if error.is::<Halted>() => Some(SpawnFailure::Halted),
-        Ok(Err(error)) => Some(SpawnFailure::Startup(error)),
-        Err(payload) if payload.is::<Halted>() => Some(SpawnFailure::Halted),
-        Err(payload) => Some(SpawnFailure::StartupPanicked {
-            message: panic_message(payload),
-        }),
+    let failure = start_up(thread, ctx);
+    if gate.finish() {
+        return failure;
     }
+    if failure.is_none() {
+        shut_down(thread, ctx);
+    }
+    Some(timed_out(timing))
 }
 
 /// The failure of a startup that `spawn` stopped waiting for.
@@ -282,18 +271,7 @@ pub(crate) fn end_unstarted<T: BackgroundThread>(
         tracing::error!(thread = control.name, id = control.id.as_u64(), %failure, "could not start");
         let mut undelivered = Vec::new();
         collect_undelivered(inbox, &mut undelivered);
-        let outcome = match failure {
-            SpawnFailure::Halted => Outcome::Halted,
-            SpawnFailure::Startup(error) => Outcome::StartupFailed {
-                message: error.to_string(),
-            },
-            SpawnFailure::StartupPanicked { message } => Outcome::StartupFailed {
-                message: format!("panicked: {message}"),
-            },
-            failure => Outcome::StartupFailed {
-                message: failure.to_string(),
-            },
-        };
+        let outcome = outcome_of(failure);
         finish(shared, registry, State::Failed, outcome, 0, undelivered);
     });
 }

@@ -35,7 +35,19 @@ pub(crate) fn serve<T: BackgroundThread>(
     if control.every_nanos() != 0 || control.deadline().is_some() {
         return serve_timed(thread, ctx, inbox, control, handled, undelivered, missed);
     }
-    // Only the idle path reads the clock: the busy path stays free of it.
+    serve_untimed(thread, ctx, inbox, control, handled, undelivered)
+}
+
+/// [`serve`] without time (or with none left: a stopping thread whose deadline is
+/// behind it). Only the idle path reads the clock: the busy path stays free of it.
+fn serve_untimed<T: BackgroundThread>(
+    thread: &mut T,
+    ctx: &Context,
+    inbox: &Inbox<Message<T>>,
+    control: &Control,
+    handled: &mut u64,
+    undelivered: &mut Vec<T::Task>,
+) -> Result<Served, BoxError> {
     while let Some(message) = inbox.next(|| control.mark_woken()) {
         if control.halt.is_halted() {
             return Ok(halted(message, undelivered));
@@ -99,6 +111,14 @@ fn serve_timed<T: BackgroundThread>(
             time.follow(control, Instant::now());
         }
         wake = time.wake();
+        // Stopping, with no tick and no deadline left: what remains is a plain drain.
+        if wake.is_none() && control.is_closed() {
+            let served = serve_untimed(thread, ctx, inbox, control, handled, undelivered)?;
+            return Ok(match served {
+                Served::Drained => drained(control),
+                other => other,
+            });
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use crossbeam_channel as channel;
 use crate::halt::HaltState;
 use crate::ids::{State, ThreadId};
 use crate::outcome::{ExitReport, Outcome};
-use crate::panics::panic_message;
+use crate::panics::{describe, panic_message};
 use crate::queue::Closable;
 use crate::stamp::Stamp;
 use crate::sync::{AtomicU64, AtomicU8, Mutex, Ordering};
@@ -107,9 +107,7 @@ impl Control {
     /// Records what ended the instance that is being replaced (its `Display`
     /// guarded: a panic there must not keep the thread from restarting or ending).
     pub(crate) fn note_failure(&self, failure: &Outcome) {
-        let described =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| failure.to_string()))
-                .unwrap_or_else(|_| "(the error's `Display` panicked)".to_owned());
+        let described = describe(failure);
         *self
             .last_failure
             .lock()
