@@ -49,15 +49,17 @@ fn a_second_sigint_halts_and_the_queue_comes_back() {
         .iter()
         .find(|l| l.starts_with("  cruncher "))
         .unwrap_or_else(|| panic!("no report row: {:#?}", child.stdout));
+    // thread, id, parent, outcome, handled, returned, stop took
     let columns: Vec<&str> = row.split_whitespace().collect();
-    assert_eq!(columns[2], "halted", "{row}");
+    assert_eq!(columns[2], "-", "no parent: {row}");
+    assert_eq!(columns[3], "halted", "{row}");
     assert_eq!(
-        columns[3],
+        columns[4],
         handled.len().to_string(),
         "handled column: {row}"
     );
     assert_eq!(
-        columns[4],
+        columns[5],
         returned.len().to_string(),
         "returned column: {row}"
     );

@@ -1,6 +1,6 @@
 //! Parses the attribute's arguments: `name = "..."`, `capacity = N`, `factory = path`,
 //! `every = "200ms"`, `missed = "skip"`, `delay = "1s"`, `deadline = "30s"`,
-//! `startup_timeout = "5s"`, `singleton`, `restart = "on-failure"`, `max_restarts = 3`,
+//! `startup_timeout = "5s"`, `shutdown_timeout = "5s"`, `singleton`, `restart = "on-failure"`, `max_restarts = 3`,
 //! `within = "5s"`, `backoff = "100ms"`.
 //! Every mistake is recorded and parsing goes on, so one build shows them all.
 
@@ -22,6 +22,7 @@ const KEYS: &[&str] = &[
     "delay",
     "deadline",
     "startup_timeout",
+    "shutdown_timeout",
     "singleton",
     "restart",
     "max_restarts",
@@ -46,6 +47,7 @@ pub(crate) struct Args {
     pub(crate) deadline: Option<Arg<LitStr>>,
     pub(crate) delay: Option<Arg<LitStr>>,
     pub(crate) startup_timeout: Option<Arg<LitStr>>,
+    pub(crate) shutdown_timeout: Option<Arg<LitStr>>,
     pub(crate) restart: Option<Arg<LitStr>>,
     pub(crate) max_restarts: Option<Arg<LitInt>>,
     pub(crate) within: Option<Arg<LitStr>>,
@@ -102,15 +104,21 @@ impl Args {
             return;
         };
         let value = name_value.value;
+        let durations_and_words = match key.as_str() {
+            "name" => Some(&mut self.name),
+            "every" => Some(&mut self.every),
+            "missed" => Some(&mut self.missed),
+            "delay" => Some(&mut self.delay),
+            "deadline" => Some(&mut self.deadline),
+            "startup_timeout" => Some(&mut self.startup_timeout),
+            "shutdown_timeout" => Some(&mut self.shutdown_timeout),
+            _ => None,
+        };
+        if let Some(slot) = durations_and_words {
+            set(slot, &key, key_span, string_literal(&value), &value, errors);
+            return;
+        }
         match key.as_str() {
-            "name" => set(
-                &mut self.name,
-                &key,
-                key_span,
-                string_literal(&value),
-                &value,
-                errors,
-            ),
             "capacity" => set(
                 &mut self.capacity,
                 &key,
@@ -119,49 +127,9 @@ impl Args {
                 &value,
                 errors,
             ),
-            "every" => set(
-                &mut self.every,
-                &key,
-                key_span,
-                string_literal(&value),
-                &value,
-                errors,
-            ),
-            "delay" => set(
-                &mut self.delay,
-                &key,
-                key_span,
-                string_literal(&value),
-                &value,
-                errors,
-            ),
             "restart" | "within" | "backoff" | "max_restarts" => {
                 self.add_restart(&key, key_span, &value, errors);
             }
-            "startup_timeout" => set(
-                &mut self.startup_timeout,
-                &key,
-                key_span,
-                string_literal(&value),
-                &value,
-                errors,
-            ),
-            "deadline" => set(
-                &mut self.deadline,
-                &key,
-                key_span,
-                string_literal(&value),
-                &value,
-                errors,
-            ),
-            "missed" => set(
-                &mut self.missed,
-                &key,
-                key_span,
-                string_literal(&value),
-                &value,
-                errors,
-            ),
             _ => set(
                 &mut self.factory,
                 &key,
@@ -257,8 +225,8 @@ fn path_value(value: &Expr) -> Option<Path> {
 
 fn kind(key: &str) -> &'static str {
     match key {
-        "name" | "every" | "missed" | "delay" | "deadline" | "startup_timeout" | "restart"
-        | "within" | "backoff" => "a string literal",
+        "name" | "every" | "missed" | "delay" | "deadline" | "startup_timeout"
+        | "shutdown_timeout" | "restart" | "within" | "backoff" => "a string literal",
         "capacity" | "max_restarts" => "an integer literal",
         _ => "a path to a function",
     }
@@ -272,7 +240,7 @@ fn example(key: &str) -> &'static str {
         "missed" => "\"skip\"",
         "deadline" => "\"30s\"",
         "delay" => "\"1s\"",
-        "startup_timeout" | "within" => "\"5s\"",
+        "startup_timeout" | "shutdown_timeout" | "within" => "\"5s\"",
         "restart" => "\"on-failure\"",
         "max_restarts" => "3",
         "backoff" => "\"100ms\"",

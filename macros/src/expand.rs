@@ -123,7 +123,8 @@ fn expand_timing(model: &Model) -> Option<TokenStream> {
         }
         None if model.deadline.is_some()
             || model.delay.is_some()
-            || model.startup_timeout.is_some() =>
+            || model.startup_timeout.is_some()
+            || model.shutdown_timeout.is_some() =>
         {
             quote!(#private::Timing::NONE)
         }
@@ -142,7 +143,11 @@ fn expand_timing(model: &Model) -> Option<TokenStream> {
         let d = nanos(d);
         quote!(.with_startup_timeout(#d))
     });
-    let timing = quote!(#base #deadline #delay #startup_timeout);
+    let shutdown_timeout = model.shutdown_timeout.map(|d| {
+        let d = nanos(d);
+        quote!(.with_shutdown_timeout(#d))
+    });
+    let timing = quote!(#base #deadline #delay #startup_timeout #shutdown_timeout);
     let tick = model.every.as_ref().map(expand_tick);
     Some(quote! {
         const TIMING: #private::Timing = #timing;

@@ -44,6 +44,7 @@ use quote::ToTokens;
 /// | `delay = "1s"` | runs `startup` this long after `spawn`, which returns at once; a stop meanwhile ends the thread unstarted | no delay |
 /// | `deadline = "30s"` | stops the thread gracefully once it has run this long (`Outcome::DeadlineReached`) | none |
 /// | `startup_timeout = "5s"` | how long `spawn` waits for `startup`: then it is halted and `spawn` fails with `SpawnFailure::StartupTimedOut`, the value handed back (not with `delay`) | no limit |
+/// | `shutdown_timeout = "2s"` | as a child (of a `Supervisor`, or by `Context::spawn_child`), how long the thread is given to stop when its parent stops it; then it is halted | 5 s |
 /// | `restart = "on-failure"` | a failed instance is replaced by a fresh value from the factory, which runs `startup` and handles the queue behind the failure (see `Restart`); `"never"` is the default | `never` |
 /// | `max_restarts = 3`, `within = "5s"` | the intensity: more restarts than that within the window end the thread for good (give both, only with `restart`) | 3 within 5 s |
 /// | `backoff = "100ms"` | the wait before a restart, doubling with each one in a row (up to 32 times), with jitter (only with `restart`) | 100 ms |

@@ -46,6 +46,8 @@ pub(crate) struct Model {
     pub(crate) delay: Option<u64>,
     /// `startup_timeout`, in nanoseconds.
     pub(crate) startup_timeout: Option<u64>,
+    /// `shutdown_timeout`, in nanoseconds.
+    pub(crate) shutdown_timeout: Option<u64>,
     pub(crate) singleton: bool,
     pub(crate) restart: Option<crate::restart::Restart>,
 }
@@ -119,6 +121,9 @@ impl Model {
             (Some(Arg { value, .. }), None) => non_zero_duration("startup_timeout", &value, errors),
             (None, _) => None,
         };
+        let shutdown_timeout = args
+            .shutdown_timeout
+            .and_then(|Arg { value, .. }| non_zero_duration("shutdown_timeout", &value, errors));
         Some(Self {
             item,
             name,
@@ -129,6 +134,7 @@ impl Model {
             deadline,
             delay,
             startup_timeout,
+            shutdown_timeout,
             singleton: args.singleton.is_some(),
             restart,
         })

@@ -135,8 +135,9 @@ impl Restart {
 fn unknown_policy(other: &str) -> String {
     let hint = match other {
         "temporary" => " (OTP's `temporary` is `never` here)",
-        "transient" | "permanent" => {
-            " (OTP's `transient` is `on-failure` here; `permanent` has no counterpart: a stop is final, so a worker that should never end is `on-failure`)"
+        "transient" => " (OTP's `transient` is `on-failure` here)",
+        "permanent" | "always" => {
+            " (OTP's `permanent` is `always`, which only a `Supervisor` gives its children: a thread restarts itself only after a failure, since a stop is final)"
         }
         _ => "",
     };

@@ -1,5 +1,6 @@
 //! The [`Context`] handed to every lifecycle method and to closures run by `call`/`cast`.
 
+use std::any::Any;
 use std::fmt;
 use std::panic::Location;
 use std::sync::Arc;
@@ -45,14 +46,36 @@ use crate::timing::{after, period};
 #[derive(Clone)]
 pub struct Context {
     control: Arc<Control>,
+    /// The registry the thread runs in and the way to its own queue, for
+    /// `spawn_child` (a `family::Family`; typed there, above this module).
+    family: Option<Arc<dyn Any + Send + Sync>>,
 }
 
 impl Context {
     pub(crate) fn new(control: Arc<Control>) -> Self {
-        Self { control }
+        Self {
+            control,
+            family: None,
+        }
+    }
+
+    /// The same, with the family `spawn_child` works with.
+    pub(crate) fn with_family(self, family: Arc<dyn Any + Send + Sync>) -> Self {
+        Self {
+            family: Some(family),
+            ..self
+        }
+    }
+
+    pub(crate) fn family(&self) -> Option<&(dyn Any + Send + Sync)> {
+        self.family.as_deref()
     }
 
     pub(crate) fn control(&self) -> &Control {
+        &self.control
+    }
+
+    pub(crate) fn control_arc(&self) -> &Arc<Control> {
         &self.control
     }
 
@@ -366,6 +389,6 @@ impl fmt::Debug for Context {
             .field("name", &self.control.name)
             .field("id", &self.control.id)
             .field("state", &self.control.state())
-            .finish()
+            .finish_non_exhaustive()
     }
 }

@@ -1,6 +1,7 @@
 //! The ground floor: a thread's id and its lifecycle state.
 
 use std::fmt;
+use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A thread's id: unique in the process, never reused.
@@ -23,17 +24,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
-pub struct ThreadId(u64);
+// Never zero: an `Option<ThreadId>` (a parent) takes no more room than the id.
+pub struct ThreadId(NonZeroU64);
 
 impl ThreadId {
     pub(crate) fn next() -> Self {
         static NEXT: AtomicU64 = AtomicU64::new(1);
-        Self(NEXT.fetch_add(1, Ordering::Relaxed))
+        let id = NEXT.fetch_add(1, Ordering::Relaxed);
+        Self(NonZeroU64::new(id).unwrap_or(NonZeroU64::MAX))
     }
 
     /// The id as a number.
     pub fn as_u64(self) -> u64 {
-        self.0
+        self.0.get()
     }
 }
 

@@ -40,6 +40,9 @@ pub struct ThreadInfo {
     pub restarts: u32,
     /// What ended the last instance that was replaced, if any.
     pub last_failure: Option<String>,
+    /// The thread it is a child of (a supervisor's child, or one tied to its parent by
+    /// [`Context::spawn_child`](crate::Context::spawn_child)), if any.
+    pub parent: Option<ThreadId>,
 }
 
 impl ThreadInfo {
@@ -56,6 +59,7 @@ impl ThreadInfo {
             last_checkpoint: control.halt.last_checkpoint(),
             restarts: control.restarts(),
             last_failure: control.last_failure(),
+            parent: control.parent(),
         }
     }
 }

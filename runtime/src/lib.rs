@@ -39,11 +39,15 @@ mod exit;
 
 mod handle;
 
-// Who is told of exits; the registry; the serving loop and the loop that runs a thread; spawning; closure
+// Who is told of exits; the registry; watching it; a thread's family (for its children); the serving loop and the loop that runs a thread; spawning; children; supervisors; closure
 // threads; the manager; the factory; the shutdown.
 mod watchers;
 
 mod registry;
+
+mod watching;
+
+mod family;
 
 mod serve;
 
@@ -52,6 +56,10 @@ mod lives;
 mod run_loop;
 
 mod spawn;
+
+mod children;
+
+mod supervisor;
 
 mod closure;
 
@@ -69,9 +77,9 @@ mod loom_models_async;
 pub use closure::{thread, ClosureThread, ThreadBuilder};
 pub use context::Context;
 pub use error::{
-    BoxError, CallError, CallTimeoutError, CastError, CreateError, JoinError, JoinTimeoutError,
-    PushError, RunError, SendError, SendTimeoutError, SetEveryError, SpawnError, SpawnFailure,
-    TrySendError, WatchError,
+    BoxError, CallError, CallTimeoutError, CastError, ChildFailed, CreateError, JoinError,
+    JoinTimeoutError, PushError, RunError, SendError, SendTimeoutError, SetEveryError, SpawnError,
+    SpawnFailure, TrySendError, WatchError,
 };
 pub use exit::Exit;
 pub use factory::{create, create_in, factory_names};
@@ -87,6 +95,7 @@ pub use restart::{Restart, RestartPolicy};
 pub use shutdown::{
     signal, Cause, InstallError, Shutdown, ShutdownHandle, ShutdownReport, StopOrder,
 };
+pub use supervisor::{Child, Escalation, Strategy, Supervisor};
 pub use thread::{BackgroundThread, Declared, Ticking};
 pub use timing::{MissedTicks, Timing};
 

@@ -43,7 +43,7 @@ pub(crate) fn live<T: BackgroundThread>(
     loop {
         let outcome = serve_one(&mut thread, life);
         // A halted thread is not restarted; a stopping one is, to drain its queue.
-        if !is_failure(&outcome) || control.halt.is_halted() {
+        if !outcome.is_failure() || control.halt.is_halted() {
             return (outcome, Some(thread));
         }
         let Some(backoff) = restarts.after_failure(Instant::now()) else {
@@ -154,8 +154,17 @@ fn build_and_start<T: BackgroundThread>(life: &Life<'_, T>) -> Result<T, Outcome
     }
 }
 
-/// Runs `startup`: how it failed, if it did.
+/// Runs `startup`: how it failed, if it did (then the children it tied to the thread
+/// are stopped: no `shutdown` runs to see them go).
 pub(crate) fn start_up<T: BackgroundThread>(thread: &mut T, ctx: &Context) -> Option<SpawnFailure> {
+    let failure = try_start_up(thread, ctx);
+    if failure.is_some() {
+        ctx.control().stop_children();
+    }
+    failure
+}
+
+fn try_start_up<T: BackgroundThread>(thread: &mut T, ctx: &Context) -> Option<SpawnFailure> {
     match panic::catch_unwind(AssertUnwindSafe(|| thread.startup(ctx))) {
         Ok(Ok(())) => None,
         // `try_checkpoint()?` passes the halt on as an error.
@@ -182,11 +191,6 @@ pub(crate) fn outcome_of(failure: &SpawnFailure) -> Outcome {
             message: describe(failure),
         },
     }
-}
-
-/// Whether `outcome` is a failure a restart may replace.
-fn is_failure(outcome: &Outcome) -> bool {
-    matches!(outcome, Outcome::Failed(_) | Outcome::Panicked { .. })
 }
 
 /// Serves one instance until it ends.
@@ -219,6 +223,8 @@ fn serve_one<T: BackgroundThread>(thread: &mut T, life: &mut Life<'_, T>) -> Out
 /// Runs `shutdown` (disarmed: checkpoints in it do not unwind); its panic's message,
 /// if it panicked.
 pub(crate) fn shut_down<T: BackgroundThread>(thread: &mut T, ctx: &Context) -> Option<String> {
+    // Its children end first: `shutdown` may release what they use.
+    ctx.control().stop_children();
     ctx.control().halt.disarm();
     let payload = panic::catch_unwind(AssertUnwindSafe(|| thread.shutdown(ctx))).err()?;
     let message = panic_message(payload);

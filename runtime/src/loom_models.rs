@@ -387,6 +387,7 @@ fn a_failure_racing_a_shutdown_is_running_or_remembered() {
             ran_for: std::time::Duration::ZERO,
             stop_took: None,
             restarts: 0,
+            parent: None,
         };
         registry.remove(id, Some(crate::registry::Remembered { report, taken }));
         let (running, earlier) = shutdown.join().unwrap();

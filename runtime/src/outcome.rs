@@ -53,6 +53,26 @@ impl Outcome {
     }
 }
 
+impl Outcome {
+    /// Whether the thread failed: an error or panic in `handle` (or `tick`, or a
+    /// `call`/`cast` closure), or a failed `startup`. A halt is not a failure.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use threadward::Outcome;
+    /// assert!(Outcome::StartupFailed { message: "no config".into() }.is_failure());
+    /// assert!(!Outcome::Halted.is_failure());
+    /// assert!(!Outcome::Stopped.is_failure());
+    /// ```
+    pub fn is_failure(&self) -> bool {
+        matches!(
+            self,
+            Self::Failed(_) | Self::Panicked { .. } | Self::StartupFailed { .. }
+        )
+    }
+}
+
 impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -78,6 +98,7 @@ pub struct ExitReport {
     pub(crate) ran_for: Duration,
     pub(crate) stop_took: Option<Duration>,
     pub(crate) restarts: u32,
+    pub(crate) parent: Option<ThreadId>,
 }
 
 impl ExitReport {
@@ -122,6 +143,12 @@ impl ExitReport {
     /// before the thread ended.
     pub fn restarts(&self) -> u32 {
         self.restarts
+    }
+
+    /// The thread it was a child of (a supervisor's child, or one tied to its parent by
+    /// [`Context::spawn_child`](crate::Context::spawn_child)), if any.
+    pub fn parent(&self) -> Option<ThreadId> {
+        self.parent
     }
 }
 

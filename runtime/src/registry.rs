@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, OnceLock, PoisonError};
+use std::sync::{Arc, OnceLock, PoisonError};
 
 use crate::error::SpawnFailure;
 use crate::handle::{AnyHandle, Managed};
@@ -279,64 +279,9 @@ impl Registry {
             .collect()
     }
 
-    /// Runs `f` with the exit report of every thread of this registry that ends from
-    /// now on: once per thread, on the ending thread, once its exit is published. Keep
-    /// it short (the thread's joiners wait for its OS thread, which runs `f`), or use
-    /// [`monitor`](Self::monitor), which gives the reports as a channel.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::sync::atomic::{AtomicUsize, Ordering};
-    /// use std::sync::Arc;
-    /// use threadward::Registry;
-    ///
-    /// let registry = Registry::new();
-    /// let unclean = Arc::new(AtomicUsize::new(0));
-    /// let counted = Arc::clone(&unclean);
-    /// registry.on_exit(move |exit| {
-    ///     counted.fetch_add(usize::from(!exit.outcome().is_clean()), Ordering::SeqCst);
-    /// });
-    /// let failing = threadward::thread("failing").spawn_in(&registry, |_ctx| Err("no disk".into()))?;
-    /// failing.join()?; // the callback ran before the join returned
-    /// assert_eq!(unclean.load(Ordering::SeqCst), 1);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn on_exit(&self, f: impl Fn(&ExitReport) + Send + Sync + 'static) {
-        self.inner.watchers.add(move |report| {
-            f(report);
-            true
-        });
-    }
-
-    /// A channel that receives the exit report of every thread of this registry that
-    /// ends from now on, once per thread, as soon as its exit is published. Dropping the
-    /// receiver ends the subscription (at the next exit).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use threadward::Registry;
-    ///
-    /// let registry = Registry::new();
-    /// let exits = registry.monitor();
-    /// let once = threadward::thread("once").spawn_in(&registry, |_ctx| Ok(()))?;
-    /// let exit = exits.recv_timeout(Duration::from_secs(10))?;
-    /// assert_eq!((exit.name(), exit.id()), ("once", once.id()));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn monitor(&self) -> mpsc::Receiver<ExitReport> {
-        let (sender, receiver) = mpsc::channel();
-        self.inner
-            .watchers
-            .add(move |report| sender.send(report.clone()).is_ok());
-        receiver
-    }
-
-    /// Tells the watchers that a thread ended; its exit is published.
-    pub(crate) fn tell_exit(&self, report: &ExitReport) {
-        self.inner.watchers.tell(report);
+    /// Who is told of this registry's exits and escalations.
+    pub(crate) fn watchers(&self) -> &Watchers {
+        &self.inner.watchers
     }
 
     /// The threads, the last-started first, copied out so that they are stopped outside

@@ -10,9 +10,12 @@ use std::time::{Duration, Instant};
 /// |---|---|---|
 /// | `never` (the default) | `temporary` | nothing |
 /// | `on-failure` | `transient` | a failure: an error or panic in `handle`, `tick` or a `call`/`cast` closure, or a failed `startup` of a restart |
+/// | [`Always`](Self::Always), a supervisor's children only | `permanent` | any exit the supervisor did not ask for |
 ///
-/// OTP's `permanent` (restarted after a normal exit too) has no counterpart: a thread
-/// here exits normally only when it is stopped, and a stop is final. A worker that
+/// A thread restarts itself only after a failure: it exits normally only when it is
+/// stopped, and a stop is final. OTP's `permanent` is for a
+/// [`Supervisor`](crate::Supervisor)'s children ([`Child::restart`](crate::Child::restart)),
+/// which the supervisor starts again after any exit it did not ask for. A worker that
 /// should never end is `on-failure`.
 ///
 /// A restart builds a fresh value through the type's factory (`factory = …`, or
@@ -31,6 +34,10 @@ pub enum RestartPolicy {
     Never,
     /// Restarted after a failure (OTP's `transient`).
     OnFailure,
+    /// A supervisor's child started again after any exit the supervisor did not ask
+    /// for: a failure, a deadline, a stop from elsewhere (OTP's `permanent`). Not a
+    /// policy a thread can declare for itself.
+    Always,
 }
 
 /// A thread's restart policy with its intensity and backoff: at most `max_restarts`

@@ -11,7 +11,8 @@ use crossbeam_channel as channel;
 use crate::context::Context;
 use crate::control::Control;
 use crate::error::SpawnFailure;
-use crate::handle::{Message, Shared};
+use crate::family::Family;
+use crate::handle::{Managed, Message, Shared};
 use crate::ids::State;
 use crate::lives::{drop_instance, live, outcome_of, shut_down, start_up, Life};
 use crate::outcome::{ExitReport, Outcome};
@@ -85,7 +86,9 @@ pub(crate) fn run<T: BackgroundThread>(
     let control = &*shared.control;
     control.bind_os_thread();
     crate::halt::set_current(Arc::clone(&control.halt));
-    let ctx = Context::new(Arc::clone(&shared.control));
+    let me: Arc<dyn Managed> = Arc::clone(shared) as Arc<dyn Managed>;
+    let ctx = Context::new(Arc::clone(&shared.control)).with_family(Family::of(&me, registry));
+    drop(me);
     // A delayed start: `spawn` returns now, and `startup` runs after the delay, unless a
     // stop or halt comes first. Nobody waits for the startup then: its failure is told
     // by the exit (and remembered until joined).
@@ -315,6 +318,7 @@ pub(crate) fn abandon<T: BackgroundThread>(
         ran_for: control.started.elapsed(),
         stop_took: control.stop_requested().map(|asked| asked.elapsed()),
         restarts: control.restarts(),
+        parent: control.parent(),
     };
     let remembered = (!control.is_exit_taken()).then(|| Remembered {
         report: report.clone(),
@@ -346,6 +350,7 @@ fn finish<T: BackgroundThread>(
         ran_for: control.started.elapsed(),
         stop_took: control.stop_requested().map(|asked| asked.elapsed()),
         restarts: control.restarts(),
+        parent: control.parent(),
     };
     // Out of the running threads and, if unclean, into the remembered exits in one
     // step; only then does the state say the thread ended, and observers who wait for

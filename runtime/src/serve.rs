@@ -207,10 +207,7 @@ fn run_message<T: BackgroundThread>(
             control.set_handled(*handled);
             thread.handle(task, ctx)
         }
-        Message::Job(job) => {
-            (*job).run(thread, ctx);
-            Ok(())
-        }
+        Message::Job(job) => (*job).run(thread, ctx),
     }
 }
 

@@ -11,6 +11,7 @@ use crossbeam_channel as channel;
 use crate::control::Control;
 use crate::error::{SpawnError, SpawnFailure};
 use crate::handle::{AnyHandle, Handle, Managed, Message, Shared};
+use crate::ids::ThreadId;
 use crate::queue::{Closable, Inbox, Queue};
 use crate::registry::Registry;
 use crate::run_loop::{abandon, end_unstarted, run, Start, Started, StartupGate};
@@ -24,15 +25,16 @@ pub(crate) fn spawn_in<T: BackgroundThread>(
     thread: T,
     registry: &Registry,
 ) -> Result<Handle<T>, SpawnError<T>> {
-    spawn_in_with(thread, registry, |_| {})
+    spawn_in_with(thread, registry, None, |_| {})
 }
 
-/// [`spawn_in`], telling `registered` the thread's handle as soon as it is in the
-/// registry, before its `startup` runs: for a caller who must be able to stop it
-/// meanwhile.
+/// [`spawn_in`], as a child of `parent` if given, telling `registered` the thread's
+/// handle as soon as it is in the registry, before its `startup` runs: for a caller who
+/// must be able to stop it meanwhile, or to learn of its exit whenever it comes.
 pub(crate) fn spawn_in_with<T: BackgroundThread>(
     thread: T,
     registry: &Registry,
+    parent: Option<ThreadId>,
     registered: impl FnOnce(AnyHandle),
 ) -> Result<Handle<T>, SpawnError<T>> {
     let Declaration {
@@ -50,7 +52,7 @@ pub(crate) fn spawn_in_with<T: BackgroundThread>(
             thread,
         })
     };
-    let (shared, inbox) = make_shared::<T>(name, capacity, &timing, run_at_once);
+    let (shared, inbox) = make_shared::<T>(name, capacity, &timing, run_at_once, parent);
     let control = Arc::clone(&shared.control);
     if let Err(failure) = registry.insert(Arc::clone(&shared) as Arc<dyn Managed>, singleton) {
         return fail(failure, thread);
@@ -180,6 +182,7 @@ fn make_shared<T: BackgroundThread>(
     capacity: Option<usize>,
     timing: &Timing,
     run_at_once: bool,
+    parent: Option<ThreadId>,
 ) -> (Arc<Shared<T>>, Inbox<Message<T>>) {
     let (queue, inbox) = Queue::<Message<T>>::new(capacity);
     if run_at_once {
@@ -189,12 +192,15 @@ fn make_shared<T: BackgroundThread>(
         }
     }
     let closable: Arc<dyn Closable> = Arc::clone(&queue) as Arc<dyn Closable>;
-    let control = Arc::new(Control::new(
-        name,
-        std::any::type_name::<T>(),
-        closable,
-        timing.deadline(),
-    ));
+    let control = Arc::new(
+        Control::new(
+            name,
+            std::any::type_name::<T>(),
+            closable,
+            timing.deadline(),
+        )
+        .with_parent(parent),
+    );
     if let Some(every) = timing.every() {
         control.set_every(every);
     }

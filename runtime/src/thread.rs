@@ -2,7 +2,8 @@
 //! user) and [`Declared`] (written by `#[background_thread]`).
 
 use crate::context::Context;
-use crate::error::BoxError;
+use crate::error::{BoxError, ChildFailed};
+use crate::outcome::ExitReport;
 use crate::restart::Restart;
 use crate::timing::Timing;
 
@@ -94,6 +95,69 @@ pub trait BackgroundThread: Declared + Sized + Send + 'static {
     /// thread.
     fn shutdown(&mut self, ctx: &Context) {
         let _ = ctx;
+    }
+
+    /// A child tied to this thread by [`Context::spawn_child`] ended. Runs on this
+    /// thread, between tasks, once per child, in the order the children ended. Not
+    /// called for a child whose `spawn_child` failed (that call returned the error), nor
+    /// once this thread is stopping: it stops its children itself, the last-started
+    /// first, before its `shutdown` runs.
+    ///
+    /// # Errors
+    ///
+    /// An error fails this thread, as one from `handle` does. The default passes a
+    /// child's failure on ([`Outcome::is_failure`](crate::Outcome::is_failure): an error
+    /// or panic, or a failed delayed `startup`) as a [`ChildFailed`], the way a crash
+    /// propagates along OTP's links; a child that was stopped or halted is no failure.
+    /// Override it to restart the child, log the failure or ignore it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use threadward::{background_thread, BackgroundThread, BoxError, Context, ExitReport};
+    ///
+    /// #[background_thread]
+    /// struct Fetch;
+    /// impl BackgroundThread for Fetch {
+    ///     type Task = ();
+    ///     fn handle(&mut self, (): (), _: &Context) -> Result<(), BoxError> {
+    ///         Err("connection refused".into())
+    ///     }
+    /// }
+    ///
+    /// #[background_thread]
+    /// struct Crawler {
+    ///     told: mpsc::Sender<String>,
+    /// }
+    /// impl BackgroundThread for Crawler {
+    ///     type Task = ();
+    ///     fn startup(&mut self, ctx: &Context) -> Result<(), BoxError> {
+    ///         ctx.spawn_child(Fetch)?.send(())?;
+    ///         Ok(())
+    ///     }
+    ///     fn handle(&mut self, (): (), _: &Context) -> Result<(), BoxError> { Ok(()) }
+    ///     fn child_exited(&mut self, child: &ExitReport, _: &Context) -> Result<(), BoxError> {
+    ///         let _ = self.told.send(child.outcome().to_string()); // logged, not passed on
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let (told, news) = mpsc::channel();
+    /// let crawler = Crawler { told }.spawn()?;
+    /// let news = news.recv_timeout(std::time::Duration::from_secs(10))?;
+    /// assert_eq!(news, "failed: connection refused");
+    /// assert!(crawler.is_alive());
+    /// crawler.stop();
+    /// assert!(crawler.join()?.outcome().is_clean());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn child_exited(&mut self, child: &ExitReport, ctx: &Context) -> Result<(), BoxError> {
+        let _ = ctx;
+        if child.outcome().is_failure() {
+            return Err(ChildFailed::new(child.clone()).into());
+        }
+        Ok(())
     }
 }
 

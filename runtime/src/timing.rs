@@ -37,7 +37,11 @@ pub struct Timing {
     deadline: Option<Duration>,
     delay: Option<Duration>,
     startup_timeout: Option<Duration>,
+    shutdown_timeout: Duration,
 }
+
+/// How long a child is given to stop, by default, before its parent halts it.
+const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Timing {
     /// No ticks.
@@ -47,6 +51,7 @@ impl Timing {
         deadline: None,
         delay: None,
         startup_timeout: None,
+        shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
     };
 
     /// Ticks every `period`, handling missed ones as `missed` says.
@@ -57,6 +62,7 @@ impl Timing {
             deadline: None,
             delay: None,
             startup_timeout: None,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
         }
     }
 
@@ -116,6 +122,24 @@ impl Timing {
     /// How long `spawn` waits for `startup` before it halts it.
     pub const fn startup_timeout(&self) -> Option<Duration> {
         self.startup_timeout
+    }
+
+    /// The same, and as a child (of a supervisor, or tied to its parent by
+    /// [`Context::spawn_child`](crate::Context::spawn_child)) the thread is given
+    /// `limit` to stop when its parent stops it; then it is halted, and given as long
+    /// again before it is left behind.
+    #[must_use]
+    pub const fn with_shutdown_timeout(self, limit: Duration) -> Self {
+        Self {
+            shutdown_timeout: limit,
+            ..self
+        }
+    }
+
+    /// How long the thread, as a child, is given to stop before its parent halts it
+    /// (5 s unless declared).
+    pub const fn shutdown_timeout(&self) -> Duration {
+        self.shutdown_timeout
     }
 
     /// The period of the ticks, if the thread ticks.

@@ -152,7 +152,6 @@ impl Control {
             .len()
     }
 
-    /// Waits at most `timeout` for the thread to publish its exit.
     /// Waits at most `timeout` for the thread to publish its exit and finish running
     /// (its exit hooks and watchers included), then for its OS thread, which has only
     /// thread-local destructors left by then.
@@ -170,6 +169,17 @@ impl Control {
             self.join_os_thread();
         }
         report
+    }
+
+    /// Waits at most `timeout` for the thread to publish its exit (its `shutdown` has
+    /// run by then), not for its exit hooks.
+    pub(crate) fn wait_published_timeout(&self, timeout: Duration) -> Option<ExitReport> {
+        let exit = self.exit.lock().unwrap_or_else(PoisonError::into_inner);
+        let (exit, _) = self
+            .exited
+            .wait_timeout_while(exit, timeout, |exit| exit.report.is_none())
+            .unwrap_or_else(PoisonError::into_inner);
+        exit.report.clone()
     }
 
     /// The OS thread has nothing left to run for the thread (or never started).

@@ -65,9 +65,16 @@ pub(crate) struct Control {
     restarts: std::sync::atomic::AtomicU32,
     /// What ended the last instance that was replaced.
     last_failure: StdMutex<Option<String>>,
+    /// The thread this one is a child of.
+    parent: Option<ThreadId>,
+    /// The children tied to this thread, in start order.
+    children: StdMutex<Vec<family::ChildLink>>,
 }
 
 mod exit;
+mod family;
+
+pub(crate) use family::ChildLink;
 
 impl Control {
     pub(crate) fn new(
@@ -101,7 +108,14 @@ impl Control {
             deadline_reached: std::sync::atomic::AtomicBool::new(false),
             restarts: std::sync::atomic::AtomicU32::new(0),
             last_failure: StdMutex::new(None),
+            parent: None,
+            children: StdMutex::new(Vec::new()),
         }
+    }
+
+    /// The same, as a child of `parent`.
+    pub(crate) fn with_parent(self, parent: Option<ThreadId>) -> Self {
+        Self { parent, ..self }
     }
 
     /// Records what ended the instance that is being replaced (its `Display`

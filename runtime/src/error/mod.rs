@@ -1,12 +1,14 @@
 //! Error types, one per operation. Every error of an operation that was handed a value
 //! (a task, a closure, the thread itself) hands that value back.
 
+mod child;
 mod join;
 mod manager;
 mod send;
 mod spawn;
 mod timing;
 
+pub use child::ChildFailed;
 pub use join::{JoinError, JoinTimeoutError};
 pub use manager::{PushError, RunError, WatchError};
 pub(crate) use send::refused_in;

@@ -5,9 +5,13 @@
 use std::any::Any;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use super::reply::Reply;
 use crate::context::Context;
 use crate::control::Control;
+use crate::error::BoxError;
+use crate::outcome::ExitReport;
 use crate::queue::{Item, Part, Queue};
 use crate::thread::BackgroundThread;
 
@@ -26,7 +30,8 @@ pub(crate) enum Message<T: BackgroundThread> {
 
 /// A closure run on the thread between tasks.
 pub(crate) trait Job<T>: Send {
-    fn run(self: Box<Self>, thread: &mut T, ctx: &Context);
+    /// Runs it; an error fails the instance, as an error from `handle` does.
+    fn run(self: Box<Self>, thread: &mut T, ctx: &Context) -> Result<(), BoxError>;
     /// For handing a refused job's closure back to its sender.
     fn into_any(self: Box<Self>) -> Box<dyn Any>;
 }
@@ -38,8 +43,9 @@ impl<T, F> Job<T> for CastJob<F>
 where
     F: FnOnce(&mut T, &Context) + Send + 'static,
 {
-    fn run(self: Box<Self>, thread: &mut T, ctx: &Context) {
+    fn run(self: Box<Self>, thread: &mut T, ctx: &Context) -> Result<(), BoxError> {
         (self.0)(thread, ctx);
+        Ok(())
     }
 
     fn into_any(self: Box<Self>) -> Box<dyn Any> {
@@ -58,9 +64,10 @@ where
     F: FnOnce(&mut T, &Context) -> R + Send + 'static,
     R: Send + 'static,
 {
-    fn run(self: Box<Self>, thread: &mut T, ctx: &Context) {
+    fn run(self: Box<Self>, thread: &mut T, ctx: &Context) -> Result<(), BoxError> {
         let CallJob { f, reply } = *self;
         reply.send(f(thread, ctx));
+        Ok(())
     }
 
     fn into_any(self: Box<Self>) -> Box<dyn Any> {
@@ -80,12 +87,34 @@ where
     F: FnOnce(&mut T, &Context) -> R + Send + 'static,
     R: Send + 'static,
 {
-    fn run(self: Box<Self>, thread: &mut T, ctx: &Context) {
+    fn run(self: Box<Self>, thread: &mut T, ctx: &Context) -> Result<(), BoxError> {
         let TimedCallJob { f, reply } = *self;
         let f = f.lock().unwrap_or_else(PoisonError::into_inner).take();
         if let Some(f) = f {
             reply.send(f(thread, ctx));
         }
+        Ok(())
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+}
+
+/// The news that a child tied to the thread ended, for its
+/// [`child_exited`](BackgroundThread::child_exited). Not told if the child's `spawn`
+/// failed: its caller has the error already.
+struct ChildExitJob {
+    report: ExitReport,
+    refused: Arc<AtomicBool>,
+}
+
+impl<T: BackgroundThread> Job<T> for ChildExitJob {
+    fn run(self: Box<Self>, thread: &mut T, ctx: &Context) -> Result<(), BoxError> {
+        if self.refused.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        thread.child_exited(&self.report, ctx)
     }
 
     fn into_any(self: Box<Self>) -> Box<dyn Any> {
@@ -194,11 +223,26 @@ impl<T: BackgroundThread> Shared<T> {
 pub(crate) trait Managed: Send + Sync + 'static {
     fn control(&self) -> &Arc<Control>;
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+    /// Queues the news that a child ended (unless `refused` is set by then: its spawn
+    /// failed). Dropped if the thread takes no more messages: it is stopping, and
+    /// stops its children itself.
+    fn tell_child_exit(&self, report: ExitReport, refused: Arc<AtomicBool>);
 }
 
 impl<T: BackgroundThread> Managed for Shared<T> {
     fn control(&self) -> &Arc<Control> {
         &self.control
+    }
+
+    fn tell_child_exit(&self, report: ExitReport, refused: Arc<AtomicBool>) {
+        let message = Message::job(ChildExitJob { report, refused });
+        // On the thread itself (a child that ended before its spawn returned) a full
+        // queue cannot make room: the spawn's caller learns of the end anyway.
+        let _ = if self.control.is_current() {
+            self.queue.try_send(message).map_err(|_| ())
+        } else {
+            self.queue.send(message).map_err(|_| ())
+        };
     }
 
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
@@ -209,7 +253,6 @@ impl<T: BackgroundThread> Managed for Shared<T> {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use crate::error::BoxError;
 
     struct Ticks;
     impl crate::thread::Declared for Ticks {

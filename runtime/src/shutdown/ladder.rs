@@ -162,6 +162,7 @@ impl ShutdownHandle {
     pub fn wait(self) -> ShutdownReport {
         let cause = match self.events.recv() {
             Ok(Event::Signal(signal)) => Cause::Signal(signal),
+            Ok(Event::Escalated(supervisor, id)) => Cause::Escalated { supervisor, id },
             _ => Cause::Triggered,
         };
         let started = Instant::now();
@@ -181,7 +182,7 @@ impl ShutdownHandle {
         let mut step = Step::Stopping;
         let mut last_signal = match cause {
             Cause::Signal(signal) => Some(signal),
-            Cause::Triggered => None,
+            Cause::Triggered | Cause::Escalated { .. } => None,
         };
         let mut deadline = Instant::now() + self.config.grace;
         while targets.remaining > 0 {
@@ -194,7 +195,7 @@ impl ShutdownHandle {
                     continue;
                 }
                 Ok(Event::Signal(signal)) => last_signal = Some(signal),
-                Ok(Event::Trigger) | Err(_) => {}
+                Ok(Event::Trigger | Event::Escalated(..)) | Err(_) => {}
             }
             match step {
                 Step::Stopping => {

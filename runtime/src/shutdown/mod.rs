@@ -29,6 +29,7 @@ use signal_hook::consts::signal::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use signal_hook::SigId;
 
+use crate::ids::ThreadId;
 use crate::registry::{registry, Registry};
 
 pub use report::ShutdownReport;
@@ -202,6 +203,9 @@ impl Shutdown {
             over: Arc::new(AtomicBool::new(false)),
         };
         let (events_tx, events) = channel::unbounded();
+        let escalations = events_tx.clone();
+        self.registry
+            .on_escalation(move |name, id| escalations.send(Event::Escalated(name, id)).is_ok());
         let mut forwarder = None;
         if !self.signals.is_empty() {
             installed.take_over(&self.signals)?;
@@ -285,6 +289,8 @@ impl Drop for Installed {
 enum Event {
     Signal(i32),
     Trigger,
+    /// A supervisor at the top of its tree gave up.
+    Escalated(&'static str, ThreadId),
     /// The target at this index (in stop order) has ended.
     Ended(usize),
 }
@@ -328,6 +334,14 @@ pub enum Cause {
     Signal(i32),
     /// [`ShutdownHandle::trigger`].
     Triggered,
+    /// A supervisor at the top of its tree gave up (its restart intensity was
+    /// exceeded) and escalated: see [`Escalation::Shutdown`](crate::Escalation::Shutdown).
+    Escalated {
+        /// The supervisor's name.
+        supervisor: &'static str,
+        /// The supervisor's id.
+        id: ThreadId,
+    },
 }
 
 impl fmt::Display for Cause {
@@ -338,6 +352,9 @@ impl fmt::Display for Cause {
                 write!(f, "{name} ({signal})")
             }
             Self::Triggered => f.write_str("trigger"),
+            Self::Escalated { supervisor, id } => {
+                write!(f, "escalation by supervisor `{supervisor}` ({id})")
+            }
         }
     }
 }

@@ -151,9 +151,12 @@ fn row(f: &mut fmt::Formatter<'_>, thread: &ExitReport) -> fmt::Result {
         .map_or_else(|| "-".to_owned(), |took| format!("{took:.1?}"));
     writeln!(
         f,
-        "  {:<24} {:>6}  {:<10} {:>9} {:>9} {:>10}",
+        "  {:<24} {:>6} {:>6}  {:<10} {:>9} {:>9} {:>10}",
         thread.name(),
         thread.id().to_string(),
+        thread
+            .parent()
+            .map_or_else(|| "-".to_owned(), |parent| parent.to_string()),
         label(thread.outcome()),
         thread.handled(),
         thread.undelivered(),
@@ -187,8 +190,8 @@ impl fmt::Display for ShutdownReport {
         writeln!(f)?;
         writeln!(
             f,
-            "  {:<24} {:>6}  {:<10} {:>9} {:>9} {:>10}",
-            "thread", "id", "outcome", "handled", "returned", "stop took"
+            "  {:<24} {:>6} {:>6}  {:<10} {:>9} {:>9} {:>10}",
+            "thread", "id", "parent", "outcome", "handled", "returned", "stop took"
         )?;
         for thread in &self.threads {
             row(f, thread)?;
