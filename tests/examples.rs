@@ -1,4 +1,4 @@
-//! The `ticker` and `manager` examples, run as a user runs them: each ends on its own
+//! The `ticker`, `manager` and `supervised` examples, run as a user runs them: each ends on its own
 //! within seconds, and what it prints adds up (nothing lost, every job accounted for).
 
 mod service;
@@ -101,4 +101,37 @@ fn the_manager_example_accounts_for_every_job_after_stop_and_halt() {
         .and_then(|n| n.parse().ok())
         .expect("a count");
     assert_eq!(halted + handed_back, 5, "{out}");
+}
+
+#[test]
+fn the_supervised_example_restarts_escalates_and_reports_the_tree() {
+    let out = run("supervised");
+    // The flaky worker restarted in place three times and lost no job.
+    assert!(
+        out.contains("flaky: 9 jobs handled, 6 done, 3 restarts"),
+        "{out}"
+    );
+    // The nested supervisor exceeded its intensity and failed to its parent, which
+    // started a new one.
+    assert!(
+        out.contains("failed: gave up: restarts exceeded 1 within 10s"),
+        "{out}"
+    );
+    assert!(out.contains("jobs: restarted fragile as #"), "{out}");
+    // The tree, from the registry's parent ids, and the report with its parent column.
+    let tree: Vec<&str> = out
+        .lines()
+        .skip_while(|l| *l != "the tree:")
+        .skip(1)
+        .take(4)
+        .map(|l| l.split(" #").next().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        tree,
+        ["  jobs", "    flaky", "    fragile", "      breaker"],
+        "{out}"
+    );
+    assert!(out.contains("shutdown on trigger"), "{out}");
+    assert_eq!(count(&out, " stopped "), 4, "{out}");
+    assert_eq!(count(&out, "    failed: broken"), 2, "{out}");
 }

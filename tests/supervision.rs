@@ -287,7 +287,7 @@ fn a_supervisor_that_exceeds_its_intensity_gives_up_and_reports() {
     };
     let message = error.to_string();
     assert!(
-        message.starts_with("gave up after more than 2 restarts within 60s"),
+        message.starts_with("gave up: restarts exceeded 2 within 60s"),
         "{message}"
     );
     assert!(message.contains("child `worker`"), "{message}");

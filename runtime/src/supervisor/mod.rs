@@ -263,9 +263,9 @@ impl Supervisor {
             let Some(backoff) = restarts.after_failure(Instant::now()) else {
                 self.gave_up = true;
                 let (max, within) = (restart.max_restarts(), restart.within());
-                tracing::error!(supervisor = self.spec.name, id = ctx.id().as_u64(), %failure, "more than {max} restarts within {within:?}: giving up");
+                tracing::error!(supervisor = self.spec.name, id = ctx.id().as_u64(), %failure, "restarts exceeded {max} within {within:?}: giving up");
                 return Err(format!(
-                    "gave up after more than {max} restarts within {within:?}; the last: {failure}"
+                    "gave up: restarts exceeded {max} within {within:?}; the last failure: {failure}"
                 )
                 .into());
             };
