@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use restarting::{wait_for, BOUND};
+use restarting::{wait_for, Refuses, BOUND};
 use threadward::{
     background_thread, checkpoint, BackgroundThread, BoxError, ChildFailed, Context, ExitReport,
     Handle, Outcome, Registry,
@@ -187,20 +187,6 @@ fn a_parent_that_handles_child_exits_is_told_each_one_once() {
     assert!(news.try_recv().is_err());
 }
 
-/// A child whose `startup` fails.
-#[background_thread]
-struct Refuses;
-
-impl BackgroundThread for Refuses {
-    type Task = ();
-    fn startup(&mut self, _: &Context) -> Result<(), BoxError> {
-        Err("no config".into())
-    }
-    fn handle(&mut self, (): (), _: &Context) -> Result<(), BoxError> {
-        Ok(())
-    }
-}
-
 /// Spawns a `Refuses` child in `handle` and answers whether that failed.
 #[background_thread]
 struct Spawner;
@@ -267,18 +253,24 @@ impl BackgroundThread for Keeper {
     }
 }
 
-#[test]
-fn a_child_that_does_not_stop_in_its_shutdown_timeout_is_halted() {
-    let registry = Registry::new();
+/// A keeper whose stubborn child is busy in `handle`.
+fn keeper_with_stubborn_child(registry: &Registry) -> (Handle<Keeper>, Handle<Stubborn>) {
     let (started, running) = mpsc::channel();
     let keeper = Keeper {
         child: None,
         started: Some(started),
     }
-    .spawn_in(&registry)
+    .spawn_in(registry)
     .unwrap();
     running.recv_timeout(BOUND).unwrap();
     let child = keeper.call(|k, _| k.child.clone()).unwrap().unwrap();
+    (keeper, child)
+}
+
+#[test]
+fn a_child_that_does_not_stop_in_its_shutdown_timeout_is_halted() {
+    let registry = Registry::new();
+    let (keeper, child) = keeper_with_stubborn_child(&registry);
     keeper.stop();
     assert!(keeper.join_timeout(BOUND).unwrap().outcome().is_clean());
     let exit = child.join_timeout(BOUND).unwrap();
@@ -295,15 +287,7 @@ fn a_child_that_does_not_stop_in_its_shutdown_timeout_is_halted() {
 #[test]
 fn a_halted_parent_halts_its_children() {
     let registry = Registry::new();
-    let (started, running) = mpsc::channel();
-    let keeper = Keeper {
-        child: None,
-        started: Some(started),
-    }
-    .spawn_in(&registry)
-    .unwrap();
-    running.recv_timeout(BOUND).unwrap();
-    let child = keeper.call(|k, _| k.child.clone()).unwrap().unwrap();
+    let (keeper, child) = keeper_with_stubborn_child(&registry);
     keeper.halt();
     keeper.join_timeout(BOUND).unwrap();
     let exit = child.join_timeout(BOUND).unwrap();

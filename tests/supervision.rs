@@ -8,7 +8,7 @@ mod restarting;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use restarting::{fail_if, wait_for, BOUND};
+use restarting::{fail_if, wait_for, Refuses, BOUND};
 use threadward::{
     background_thread, AnyHandle, BackgroundThread, BoxError, Child, Context, Escalation, Handle,
     Outcome, Registry, RestartPolicy, Strategy, Supervisor, ThreadId,
@@ -248,13 +248,19 @@ fn the_childs_policy_decides_whether_it_is_restarted() {
     );
 }
 
-#[test]
-fn a_supervisor_that_exceeds_its_intensity_gives_up_and_reports() {
+/// A registry with a thread that has nothing to do with the tree.
+fn registry_with_bystander() -> (Registry, AnyHandle) {
     let registry = Registry::new();
     let bystander = threadward::thread("bystander")
         .every(Duration::from_secs(60))
         .spawn_in(&registry, |_| Ok(()))
         .unwrap();
+    (registry, bystander.to_any())
+}
+
+#[test]
+fn a_supervisor_that_exceeds_its_intensity_gives_up_and_reports() {
+    let (registry, bystander) = registry_with_bystander();
     let log = Log::default();
     let tree = Supervisor::new("fragile")
         .intensity(2, Duration::from_secs(60))
@@ -300,11 +306,7 @@ fn a_supervisor_that_exceeds_its_intensity_gives_up_and_reports() {
 
 #[test]
 fn a_top_supervisor_that_gives_up_without_a_shutdown_stops_its_registry() {
-    let registry = Registry::new();
-    let bystander = threadward::thread("bystander")
-        .every(Duration::from_secs(60))
-        .spawn_in(&registry, |_| Ok(()))
-        .unwrap();
+    let (registry, bystander) = registry_with_bystander();
     let log = Log::default();
     let tree = Supervisor::new("fragile")
         .intensity(0, Duration::from_secs(60))
@@ -376,17 +378,6 @@ fn a_nested_supervisor_that_gives_up_is_restarted_by_its_parent() {
 
 #[test]
 fn a_child_that_fails_to_start_fails_the_supervisors_spawn_and_the_others_stop() {
-    #[background_thread]
-    struct Refuses;
-    impl BackgroundThread for Refuses {
-        type Task = ();
-        fn startup(&mut self, _: &Context) -> Result<(), BoxError> {
-            Err("no config".into())
-        }
-        fn handle(&mut self, (): (), _: &Context) -> Result<(), BoxError> {
-            Ok(())
-        }
-    }
     let registry = Registry::new();
     let log = Log::default();
     let refused = Supervisor::new("tree")
