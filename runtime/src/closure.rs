@@ -244,6 +244,8 @@ impl ClosureThread {
     }
 }
 
+// Kept out of rustc's "implemented for" notes on a user's missing impl.
+#[diagnostic::do_not_recommend]
 impl Declared for ClosureThread {
     const NAME: &'static str = "closure";
     const CAPACITY: Option<usize> = None;
@@ -265,6 +267,7 @@ impl Declared for ClosureThread {
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl BackgroundThread for ClosureThread {
     type Task = ();
 

@@ -325,6 +325,8 @@ fn stopping(ctx: &Context) -> bool {
     ctx.is_stopping() || Family::of_context(ctx).is_some_and(|f| f.registry.is_shutting_down())
 }
 
+// Kept out of rustc's "other types implement" notes on a user's missing impl.
+#[diagnostic::do_not_recommend]
 impl Declared for Supervisor {
     const NAME: &'static str = "supervisor";
     const CAPACITY: Option<usize> = None;
@@ -342,6 +344,7 @@ impl Declared for Supervisor {
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl BackgroundThread for Supervisor {
     type Task = Infallible;
 
