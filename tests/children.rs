@@ -299,3 +299,37 @@ fn a_halted_parent_halts_its_children() {
     // Halted at once, not after the timeout of a stop.
     wait_for(|| registry.is_empty(), "the registry to empty");
 }
+
+/// Ties a child to itself in `shutdown`, and answers with it.
+#[background_thread]
+struct LateParent {
+    child: mpsc::Sender<Handle<Leaf>>,
+}
+
+impl BackgroundThread for LateParent {
+    type Task = ();
+    fn handle(&mut self, (): (), _: &Context) -> Result<(), BoxError> {
+        Ok(())
+    }
+    fn shutdown(&mut self, ctx: &Context) {
+        let log = Log::default();
+        if let Ok(child) = ctx.spawn_child(Leaf { label: "late", log }) {
+            let _ = self.child.send(child);
+        }
+    }
+}
+
+#[test]
+fn a_child_tied_in_shutdown_does_not_outlive_its_parent() {
+    let registry = Registry::new();
+    let (child, late) = mpsc::channel();
+    let parent = LateParent { child }.spawn_in(&registry).unwrap();
+    parent.stop();
+    parent.join_timeout(BOUND).unwrap();
+    let late = late.recv_timeout(BOUND).unwrap();
+    assert!(
+        !late.is_alive(),
+        "the late child was stopped with its parent"
+    );
+    assert!(registry.is_empty());
+}

@@ -24,7 +24,8 @@ impl Context {
     /// - stops before this thread: when this thread's instance ends (stopped, halted,
     ///   failed, or replaced by a restart), its children are stopped, the last-started
     ///   first, each given its declared `shutdown_timeout` (5 s by default) before it is
-    ///   halted, and only then does this thread's `shutdown` run;
+    ///   halted, and only then does this thread's `shutdown` run (a child tied in
+    ///   `shutdown` itself is stopped right after it);
     /// - reports its exit to this thread: [`BackgroundThread::child_exited`] runs here
     ///   with its exit report, between tasks. By default a child's failure fails this
     ///   thread too.

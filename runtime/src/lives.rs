@@ -226,8 +226,10 @@ pub(crate) fn shut_down<T: BackgroundThread>(thread: &mut T, ctx: &Context) -> O
     // Its children end first: `shutdown` may release what they use.
     ctx.control().stop_children();
     ctx.control().halt.disarm();
-    let payload = panic::catch_unwind(AssertUnwindSafe(|| thread.shutdown(ctx))).err()?;
-    let message = panic_message(payload);
+    let payload = panic::catch_unwind(AssertUnwindSafe(|| thread.shutdown(ctx))).err();
+    // A child tied during `shutdown` does not outlive the instance either.
+    ctx.control().stop_children();
+    let message = panic_message(payload?);
     let control = ctx.control();
     tracing::error!(thread = control.name, id = control.id.as_u64(), %message, "shutdown panicked");
     Some(message)
