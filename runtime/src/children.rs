@@ -97,17 +97,19 @@ pub(crate) fn spawn_child<C: BackgroundThread>(
     let parent = Arc::clone(ctx.control_arc());
     let refused = Arc::new(AtomicBool::new(false));
     let told = Arc::clone(&refused);
+    let silenced = Arc::clone(&refused);
     // Tied before the child's OS thread starts: no exit can come before the hook.
     let spawned = spawn_in_with(child, &in_registry, Some(parent.id), |handle| {
         let control = Arc::clone(handle.control());
         parent.adopt(ChildLink {
             control: Arc::clone(&control),
             shutdown_timeout,
+            silenced: Arc::clone(&told),
         });
         if let Some(me) = me {
             control.on_exit(Box::new(move |report| {
                 if let Some(parent) = me.upgrade() {
-                    parent.tell_child_exit(report.clone(), told);
+                    parent.tell_child_exit(report.clone(), silenced);
                 }
             }));
         }

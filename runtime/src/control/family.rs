@@ -1,6 +1,7 @@
 //! A thread's place in a tree: its parent's id, and the children tied to it (by
 //! `Context::spawn_child`, or as a supervisor's children), which stop before it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
@@ -13,6 +14,9 @@ pub(crate) struct ChildLink {
     /// How long the child may take to stop before it is halted (and as long again,
     /// once halted, before it is left behind).
     pub(crate) shutdown_timeout: Duration,
+    /// Set when the news of the child's exit is not to be told: its spawn failed, or
+    /// this thread stops it itself.
+    pub(crate) silenced: Arc<AtomicBool>,
 }
 
 impl Control {
@@ -65,11 +69,24 @@ impl Control {
         let ChildLink {
             control: child,
             shutdown_timeout,
+            silenced,
         } = link;
+        silenced.store(true, Ordering::Release);
         if self.halt.is_halted() {
-            child.request_halt();
+            child.signal_halt();
         } else {
-            child.request_stop();
+            child.signal_stop();
+        }
+        // The child's `on_stop` hooks run on a helper: one that blocks holds this thread
+        // no longer than the child's shutdown timeout.
+        if child.has_stop_hooks() {
+            let hooked = Arc::clone(child);
+            let helper = std::thread::Builder::new()
+                .name("threadward-hooks".into())
+                .spawn(move || hooked.run_stop_hooks());
+            if helper.is_err() {
+                child.run_stop_hooks();
+            }
         }
         if child.wait_published_timeout(*shutdown_timeout).is_some() {
             return;
@@ -82,7 +99,7 @@ impl Control {
             ?shutdown_timeout,
             "child did not stop in time: halting it"
         );
-        child.request_halt();
+        child.signal_halt();
         if child.wait_published_timeout(*shutdown_timeout).is_none() {
             tracing::error!(
                 thread = self.name,

@@ -12,7 +12,7 @@ use crate::context::Context;
 use crate::control::Control;
 use crate::error::BoxError;
 use crate::outcome::ExitReport;
-use crate::queue::{Item, Part, Queue};
+use crate::queue::{Item, Part, Queue, Refused};
 use crate::thread::BackgroundThread;
 
 /// What travels through a thread's queue: a task for `handle`, or a closure of `call`
@@ -236,13 +236,22 @@ impl<T: BackgroundThread> Managed for Shared<T> {
 
     fn tell_child_exit(&self, report: ExitReport, refused: Arc<AtomicBool>) {
         let message = Message::job(ChildExitJob { report, refused });
-        // On the thread itself (a child that ended before its spawn returned) a full
-        // queue cannot make room: the spawn's caller learns of the end anyway.
-        let _ = if self.control.is_current() {
-            self.queue.try_send(message).map_err(|_| ())
-        } else {
-            self.queue.send(message).map_err(|_| ())
+        // The child's end never waits for room in this queue (its joiners wait for its
+        // end, and this thread may be one of them): a full queue gets the news from a
+        // helper that waits for room instead.
+        let Err(Refused::Full(message)) = self.queue.try_send(message) else {
+            return; // queued, or the thread takes no more messages
         };
+        if self.control.is_current() {
+            return; // the spawn's caller learns of the end anyway
+        }
+        let queue = Arc::clone(&self.queue);
+        let helper = std::thread::Builder::new()
+            .name("threadward-notice".into())
+            .spawn(move || drop(queue.send(message)));
+        if let Err(error) = helper {
+            tracing::error!(thread = self.control.name, %error, "could not tell of a child's exit");
+        }
     }
 
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {

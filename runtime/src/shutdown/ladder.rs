@@ -195,7 +195,9 @@ impl ShutdownHandle {
                     continue;
                 }
                 Ok(Event::Signal(signal)) => last_signal = Some(signal),
-                Ok(Event::Trigger | Event::Escalated(..)) | Err(_) => {}
+                // Another supervisor giving up adds nothing: the shutdown is under way.
+                Ok(Event::Escalated(..)) => continue,
+                Ok(Event::Trigger) | Err(_) => {}
             }
             match step {
                 Step::Stopping => {

@@ -288,6 +288,10 @@ impl Supervisor {
                         self.spec.children[at].restart_policy() != RestartPolicy::Never;
                 }
             }
+            // A stop that came while the siblings stopped: nothing is started again.
+            if stopping(ctx) {
+                return Ok(());
+            }
             match self.start(affected.filter(|at| restarting[*at]), ctx) {
                 Ok(()) => return Ok(()),
                 Err((at, message)) => (index, failure) = (at, message),
