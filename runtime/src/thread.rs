@@ -100,8 +100,9 @@ pub trait BackgroundThread: Declared + Sized + Send + 'static {
     /// A child tied to this thread by [`Context::spawn_child`] ended. Runs on this
     /// thread, between tasks, once per child, in the order the children ended. Not
     /// called for a child whose `spawn_child` failed (that call returned the error), nor
-    /// once this thread is stopping: it stops its children itself, the last-started
-    /// first, before its `shutdown` runs.
+    /// for one this thread stopped itself: when an instance ends (stopped, halted,
+    /// failed, or replaced by a restart) its children are stopped, the last-started
+    /// first, before its `shutdown` runs, and the next instance is not told of them.
     ///
     /// # Errors
     ///
