@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::context::Context;
 use crate::control::ChildLink;
-use crate::error::SpawnError;
+use crate::error::{SpawnError, SpawnFailure};
 use crate::family::Family;
 use crate::handle::Handle;
 use crate::registry::registry;
@@ -30,14 +30,15 @@ impl Context {
     ///   with its exit report, between tasks. By default a child's failure fails this
     ///   thread too.
     ///
-    /// Call it on the thread itself (from `startup`, `handle` or a `call`/`cast`
-    /// closure).
+    /// Call it on the thread itself (from `startup`, `handle`, `shutdown` or a
+    /// `call`/`cast` closure).
     ///
     /// # Errors
     ///
     /// As `spawn`: hands the child back if it did not start (its `startup` failed, the
     /// registry's limit is reached or a shutdown began, ...). A child that did not start
-    /// is not reported to `child_exited`.
+    /// is not reported to `child_exited`. Called off the thread (through a `Context`
+    /// kept elsewhere), it fails with [`SpawnFailure::NotOnParentThread`].
     ///
     /// # Examples
     ///
@@ -91,10 +92,20 @@ pub(crate) fn spawn_child<C: BackgroundThread>(
     child: C,
     shutdown_timeout: Duration,
 ) -> Result<Handle<C>, SpawnError<C>> {
+    let parent = Arc::clone(ctx.control_arc());
+    if !parent.is_current() {
+        return Err(SpawnError {
+            name: child.__declaration().name,
+            failure: SpawnFailure::NotOnParentThread {
+                parent: parent.name,
+                id: parent.id,
+            },
+            thread: child,
+        });
+    }
     let family = Family::of_context(ctx);
     let in_registry = family.map_or_else(|| registry().clone(), |f| f.registry.clone());
     let me = family.map(|family| family.me.clone());
-    let parent = Arc::clone(ctx.control_arc());
     let refused = Arc::new(AtomicBool::new(false));
     let told = Arc::clone(&refused);
     let silenced = Arc::clone(&refused);

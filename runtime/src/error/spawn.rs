@@ -56,6 +56,16 @@ pub enum SpawnFailure {
         /// The panic's message.
         message: String,
     },
+    /// [`Context::spawn_child`](crate::Context::spawn_child) was called off the thread
+    /// the context belongs to (or after that thread ended): a child is tied to a thread
+    /// from the thread itself, which is what stops it.
+    #[error("`spawn_child` must be called on the thread `{parent}` ({id}) itself")]
+    NotOnParentThread {
+        /// The name of the thread the context belongs to.
+        parent: &'static str,
+        /// Its id.
+        id: ThreadId,
+    },
 }
 
 /// The error of `spawn`: the thread did not start. Hands the thread's value back.
