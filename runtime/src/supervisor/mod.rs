@@ -32,7 +32,8 @@ pub use policy::{Escalation, Strategy};
 /// halted), and fails. A supervisor that is a child (of a supervisor, or of any thread
 /// by [`Context::spawn_child`]) fails to its parent; the top of a tree escalates as its
 /// [`Escalation`] says. Stopping a supervisor stops its children the same way, before it
-/// ends. Restarts wait while the supervisor is stopping or its registry shuts down.
+/// ends. No child is restarted while the supervisor is stopping or its registry shuts
+/// down.
 ///
 /// The supervisor and its children are threads of the registry: [`ThreadInfo::parent`]
 /// and [`ExitReport::parent`] give the tree, and so does the shutdown report. Its
