@@ -2,6 +2,8 @@
 //!
 //! - `flaky`, a worker that fails on every third job and restarts itself in place with
 //!   a backoff (`restart = "on-failure"`), keeping its queue: no job is lost;
+//! - `resizer`, a pool of two workers (`workers = 2`) on one queue: each image goes to
+//!   whichever worker is free, and the pool shows in the tree with its workers;
 //! - `fragile`, a nested supervisor whose `breaker` fails on every job: more than one
 //!   restart within 10 s exceeds its intensity, so it gives up and fails to `jobs`,
 //!   which starts a fresh `fragile` (with a fresh `breaker`).
@@ -49,6 +51,22 @@ impl BackgroundThread for Flaky {
     }
 }
 
+/// Resizes images on two workers, each with its own instance.
+#[background_thread(workers = 2)]
+#[derive(Default)]
+struct Resizer;
+
+impl BackgroundThread for Resizer {
+    type Task = u32;
+
+    fn handle(&mut self, image: u32, ctx: &Context) -> Result<(), BoxError> {
+        // Stands for CPU-bound work.
+        std::thread::sleep(Duration::from_millis(2));
+        println!("resizer: image {image} done by worker {}", ctx.id());
+        Ok(())
+    }
+}
+
 /// Fails on every job: its supervisor gives up on it.
 #[background_thread]
 #[derive(Default)]
@@ -75,6 +93,7 @@ fn main() -> Result<(), BoxError> {
         .intensity(3, Duration::from_secs(10))
         .backoff(Duration::from_millis(10))
         .child(Child::new(Flaky::default))
+        .child(Child::new(Resizer::default))
         .child(fragile)
         .spawn()?;
 
@@ -95,6 +114,15 @@ fn main() -> Result<(), BoxError> {
         info.restarts,
         info.last_failure.as_deref().unwrap_or("none")
     );
+
+    // The pool: ten images, handled by its two workers side by side. (The shutdown
+    // below handles whatever is still queued: its report counts all ten.)
+    let resizer = child(&jobs, "resizer")?;
+    let resizer = resizer.downcast::<Resizer>().map_err(|_| "not a Resizer")?;
+    for image in 0..10 {
+        resizer.send(image)?;
+    }
+    println!("resizer: a pool of {} workers", resizer.info().workers);
 
     // The breaker fails twice: its supervisor restarts it once, then gives up.
     let first = child(&jobs, "fragile")?;

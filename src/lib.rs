@@ -5,10 +5,10 @@ pub use threadward_runtime::{
     checkpoint, create, create_in, factory_names, registry, thread, try_checkpoint, AnyHandle,
     BackgroundThread, BoxError, CallError, CallTimeoutError, CastError, Child, ChildFailed,
     ClosureThread, Context, CreateError, Declared, Escalation, Exit, ExitReport, Halted, Handle,
-    JoinError, JoinTimeoutError, LastCheckpoint, Manager, MissedTicks, Outcome, Pending, PushError,
-    Registry, Restart, RestartPolicy, RunError, SendError, SendTimeoutError, Sender, SetEveryError,
-    SharedError, SpawnError, SpawnFailure, State, Strategy, Supervisor, ThreadBuilder, ThreadId,
-    ThreadInfo, Ticking, Timing, TrySendError, WatchError,
+    JoinError, JoinTimeoutError, LastCheckpoint, Manager, MissedTicks, Outcome, Pending, Pool,
+    PushError, Registry, Restart, RestartPolicy, RunError, SendError, SendTimeoutError, Sender,
+    SetEveryError, SharedError, SpawnError, SpawnFailure, State, Strategy, Supervisor,
+    ThreadBuilder, ThreadId, ThreadInfo, Ticking, Timing, TrySendError, WatchError,
 };
 #[cfg(unix)]
 pub use threadward_runtime::{

@@ -123,15 +123,26 @@ fn the_supervised_example_restarts_escalates_and_reports_the_tree() {
         .lines()
         .skip_while(|l| *l != "the tree:")
         .skip(1)
-        .take(4)
+        .take(7)
         .map(|l| l.split(" #").next().unwrap_or_default())
         .collect();
     assert_eq!(
         tree,
-        ["  jobs", "    flaky", "    fragile", "      breaker"],
+        [
+            "  jobs",
+            "    flaky",
+            "    resizer",
+            "      resizer",
+            "      resizer",
+            "    fragile",
+            "      breaker"
+        ],
         "{out}"
     );
+    // The pool handled all ten images, on its two workers.
+    assert!(out.contains("resizer: a pool of 2 workers"), "{out}");
+    assert_eq!(count(&out, "resizer: image "), 10, "{out}");
     assert!(out.contains("shutdown on trigger"), "{out}");
-    assert_eq!(count(&out, " stopped "), 4, "{out}");
+    assert_eq!(count(&out, " stopped "), 7, "{out}");
     assert_eq!(count(&out, "    failed: broken"), 2, "{out}");
 }

@@ -21,6 +21,7 @@ mod footprint;
 mod latency;
 mod measures;
 mod pin;
+mod pool;
 mod stats;
 mod suite;
 mod throughput;

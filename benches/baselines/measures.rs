@@ -236,4 +236,19 @@ pub(crate) const MEASURES: &[Measure] = &[
         against_second: None,
         rounds: None,
     },
+    Measure {
+        id: "pool-scaling",
+        title: "CPU-bound tasks, pool of 2 against pool of 1",
+        contenders: &["1 worker", "2 hand-rolled threads", "2 workers"],
+        figures: &["rate"],
+        unit: "k tasks/s",
+        better: Better::Higher,
+        pins: UNPINNED,
+        targets: &[Some(Target::AtLeast {
+            median: 1.8,
+            tail: None,
+        })],
+        against_second: None,
+        rounds: None,
+    },
 ];

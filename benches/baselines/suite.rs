@@ -7,7 +7,7 @@ use crate::measures::{Better, Measure, Target, MEASURES};
 use crate::pin::{self, Pin};
 use crate::stats::{median, percentile};
 use crate::throughput::{Consumer, MESSAGES};
-use crate::{footprint, latency, throughput, ticks};
+use crate::{footprint, latency, pool, throughput, ticks};
 
 /// Samples per child for the latencies.
 const SAMPLES: usize = 200;
@@ -72,6 +72,15 @@ pub(crate) fn measure_in_child(spec: &str) -> Vec<f64> {
                 "the ticking thread never ticked"
             );
             vec![rate]
+        }
+        "pool-scaling" => {
+            let workers = match contender {
+                "1 worker" => Some(1),
+                "2 workers" => Some(2),
+                _ => None,
+            };
+            pool::run(workers, pool::TASKS / 10);
+            vec![pool::run(workers, pool::TASKS)]
         }
         _ => panic!("no measure {id:?}"),
     }

@@ -1,7 +1,7 @@
 //! Parses the attribute's arguments: `name = "..."`, `capacity = N`, `factory = path`,
 //! `every = "200ms"`, `missed = "skip"`, `delay = "1s"`, `deadline = "30s"`,
 //! `startup_timeout = "5s"`, `shutdown_timeout = "5s"`, `singleton`, `restart = "on-failure"`, `max_restarts = 3`,
-//! `within = "5s"`, `backoff = "100ms"`.
+//! `within = "5s"`, `backoff = "100ms"`, `workers = 4`.
 //! Every mistake is recorded and parsing goes on, so one build shows them all.
 
 use proc_macro2::{Span, TokenStream};
@@ -28,6 +28,7 @@ const KEYS: &[&str] = &[
     "max_restarts",
     "within",
     "backoff",
+    "workers",
 ];
 
 /// One argument that parsed, with the span of its key.
@@ -52,6 +53,7 @@ pub(crate) struct Args {
     pub(crate) max_restarts: Option<Arg<LitInt>>,
     pub(crate) within: Option<Arg<LitStr>>,
     pub(crate) backoff: Option<Arg<LitStr>>,
+    pub(crate) workers: Option<Arg<LitInt>>,
     /// `singleton`, a flag: the span of the word.
     pub(crate) singleton: Option<Span>,
 }
@@ -119,8 +121,12 @@ impl Args {
             return;
         }
         match key.as_str() {
-            "capacity" => set(
-                &mut self.capacity,
+            "capacity" | "workers" => set(
+                if key == "capacity" {
+                    &mut self.capacity
+                } else {
+                    &mut self.workers
+                },
                 &key,
                 key_span,
                 int_literal(&value),
@@ -227,7 +233,7 @@ fn kind(key: &str) -> &'static str {
     match key {
         "name" | "every" | "missed" | "delay" | "deadline" | "startup_timeout"
         | "shutdown_timeout" | "restart" | "within" | "backoff" => "a string literal",
-        "capacity" | "max_restarts" => "an integer literal",
+        "capacity" | "max_restarts" | "workers" => "an integer literal",
         _ => "a path to a function",
     }
 }
@@ -243,6 +249,7 @@ fn example(key: &str) -> &'static str {
         "startup_timeout" | "shutdown_timeout" | "within" => "\"5s\"",
         "restart" => "\"on-failure\"",
         "max_restarts" => "3",
+        "workers" => "4",
         "backoff" => "\"100ms\"",
         _ => "Notifier::new",
     }

@@ -71,6 +71,17 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
         .restart
         .as_ref()
         .map(|restart| restart.expand(model.factory.as_ref()));
+    // A pool makes its extra workers as a restart makes a fresh value.
+    let workers = model.workers.map(|(workers, key)| {
+        let rebuild = model
+            .restart
+            .is_none()
+            .then(|| crate::restart::rebuild(model.factory.as_ref(), key));
+        quote! {
+            const WORKERS: usize = #workers;
+            #rebuild
+        }
+    });
 
     quote! {
         #item
@@ -81,6 +92,7 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
             #singleton
             #timing
             #restart
+            #workers
         }
 
         impl #impl_generics #ident #ty_generics #where_clause {

@@ -50,6 +50,9 @@ pub(crate) struct Model {
     pub(crate) shutdown_timeout: Option<u64>,
     pub(crate) singleton: bool,
     pub(crate) restart: Option<crate::restart::Restart>,
+    /// `workers`, when more than one, with the span of its key (where a missing
+    /// factory is reported).
+    pub(crate) workers: Option<(usize, Span)>,
 }
 
 impl Model {
@@ -121,6 +124,7 @@ impl Model {
             (Some(Arg { value, .. }), None) => non_zero_duration("startup_timeout", &value, errors),
             (None, _) => None,
         };
+        let workers = args.workers.and_then(|arg| workers(arg, generic, errors));
         let shutdown_timeout = args
             .shutdown_timeout
             .and_then(|Arg { value, .. }| non_zero_duration("shutdown_timeout", &value, errors));
@@ -137,8 +141,32 @@ impl Model {
             shutdown_timeout,
             singleton: args.singleton.is_some(),
             restart,
+            workers,
         })
     }
+}
+
+/// `workers`: a whole number from 1; `None` for 1 (a thread, not a pool).
+fn workers(arg: Arg<syn::LitInt>, generic: bool, errors: &mut Errors) -> Option<(usize, Span)> {
+    let Arg { key, value } = arg;
+    let message = match value.base10_parse::<usize>() {
+        Ok(0) => "`workers` must be at least 1: how many threads serve the queue",
+        Ok(1) => return None,
+        Ok(_) if generic => {
+            errors.push(syn::Error::new(
+                key,
+                "`workers` makes more values through the type's factory, and a generic struct has none",
+            ));
+            return None;
+        }
+        Ok(workers) => return Some((workers, key)),
+        Err(_) if value.base10_digits().starts_with('-') => {
+            "`workers` must be at least 1: how many threads serve the queue"
+        }
+        Err(_) => "`workers` does not fit in a `usize`",
+    };
+    errors.error(&value, message);
+    None
 }
 
 /// `every` (a non-zero duration) and `missed` (`skip`, `burst` or `delay`; only with

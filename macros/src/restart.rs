@@ -118,16 +118,25 @@ impl Restart {
         });
         // Spanned on the `restart` key: a type without `Default` (and no `factory`) is
         // told there.
-        let fresh = if let Some(Factory::Path(path)) = factory {
-            quote!(#path())
-        } else {
-            quote_spanned!(self.key=> <Self as ::core::default::Default>::default())
-        };
+        let rebuild = rebuild(factory, self.key);
         quote! {
             const RESTART: #private::Restart = #private::Restart::ON_FAILURE #intensity #backoff;
-            fn __rebuild() -> ::core::option::Option<Self> {
-                ::core::option::Option::Some(#fresh)
-            }
+            #rebuild
+        }
+    }
+}
+
+/// The `__rebuild` that makes a fresh value (for a restart, or a pool's worker) through
+/// the type's factory: its `factory`, or `Default`, whose absence is reported at `key`.
+pub(crate) fn rebuild(factory: Option<&Factory>, key: Span) -> TokenStream {
+    let fresh = if let Some(Factory::Path(path)) = factory {
+        quote!(#path())
+    } else {
+        quote_spanned!(key=> <Self as ::core::default::Default>::default())
+    };
+    quote! {
+        fn __rebuild() -> ::core::option::Option<Self> {
+            ::core::option::Option::Some(#fresh)
         }
     }
 }

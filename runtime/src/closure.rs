@@ -259,6 +259,7 @@ impl Declared for ClosureThread {
             singleton: builder.singleton,
             run_at_once: true,
             restart: Restart::NEVER,
+            workers: 1,
         }
     }
 

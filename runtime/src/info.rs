@@ -41,8 +41,12 @@ pub struct ThreadInfo {
     /// What ended the last instance that was replaced, if any.
     pub last_failure: Option<String>,
     /// The thread it is a child of (a supervisor's child, or one tied to its parent by
-    /// [`Context::spawn_child`](crate::Context::spawn_child)), if any.
+    /// [`Context::spawn_child`](crate::Context::spawn_child)), if any. A pool's
+    /// workers have the pool as their parent.
     pub parent: Option<ThreadId>,
+    /// For a [`Pool`](crate::Pool): how many workers serve it (the counts above sum
+    /// theirs). 0 for a thread.
+    pub workers: usize,
 }
 
 impl ThreadInfo {
@@ -60,6 +64,7 @@ impl ThreadInfo {
             restarts: control.restarts(),
             last_failure: control.last_failure(),
             parent: control.parent(),
+            workers: control.workers().len(),
         }
     }
 }

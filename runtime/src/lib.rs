@@ -53,7 +53,13 @@ mod serve;
 
 mod lives;
 
+mod ending;
+
 mod run_loop;
+
+mod launch;
+
+mod pool;
 
 mod spawn;
 
@@ -89,6 +95,7 @@ pub use ids::{State, ThreadId};
 pub use info::ThreadInfo;
 pub use manager::{Manager, Pending};
 pub use outcome::{ExitReport, Outcome, SharedError};
+pub use pool::Pool;
 pub use registry::{registry, Registry};
 pub use restart::{Restart, RestartPolicy};
 #[cfg(unix)]

@@ -1,5 +1,5 @@
 //! The one loop that drives every thread: `startup`, then `handle` for each message,
-//! then `shutdown`, and the hand-over of the exit to whoever joins.
+//! then `shutdown`; its end is [`ending`](crate::ending)'s.
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -10,15 +10,16 @@ use crossbeam_channel as channel;
 
 use crate::context::Context;
 use crate::control::Control;
+use crate::ending::{end, end_before_start, end_unstarted};
 use crate::error::SpawnFailure;
 use crate::family::Family;
 use crate::handle::{Managed, Message, Shared};
 use crate::ids::State;
-use crate::lives::{drop_instance, live, outcome_of, shut_down, start_up, Life};
-use crate::outcome::{ExitReport, Outcome};
+use crate::lives::{drop_instance, live, shut_down, start_up, Life};
+use crate::outcome::Outcome;
 use crate::panics::panic_message;
 use crate::queue::Inbox;
-use crate::registry::{Registry, Remembered};
+use crate::registry::Registry;
 use crate::restart::Restart;
 use crate::thread::BackgroundThread;
 use crate::timing::{after, Timing};
@@ -164,14 +165,7 @@ pub(crate) fn run<T: BackgroundThread>(
         drop_instance(thread, control);
     }
 
-    let ended_as = match outcome {
-        Outcome::Stopped | Outcome::DeadlineReached | Outcome::Halted => State::Stopped,
-        _ => State::Failed,
-    };
-    salvaging(shared, registry, handled, || {
-        collect_undelivered(inbox, &mut undelivered);
-        finish(shared, registry, ended_as, outcome, handled, undelivered);
-    });
+    end(shared, inbox, registry, outcome, handled, undelivered);
 }
 
 /// Runs `startup` for `spawn`: how it failed, if it did. One that `spawn` stopped
@@ -200,19 +194,6 @@ fn timed_out(timing: &Timing) -> SpawnFailure {
     }
 }
 
-/// Receives what is left in the closed queue: the tasks are returned, the calls are
-/// dropped unanswered (which tells their callers the thread ended).
-fn collect_undelivered<T: BackgroundThread>(
-    inbox: &Inbox<Message<T>>,
-    undelivered: &mut Vec<T::Task>,
-) {
-    while let Some(message) = inbox.next(|| ()) {
-        if let Message::Task(task) = message {
-            undelivered.push(task);
-        }
-    }
-}
-
 /// Waits out a start delay: `None` once it has passed, or how the thread ends if a stop
 /// or halt came first, or the deadline (a deadline shorter than the delay ends the
 /// thread before it starts).
@@ -234,142 +215,4 @@ fn wait_for_start(control: &Control, delay: Duration) -> Option<Outcome> {
     } else {
         Outcome::StoppedBeforeStart
     })
-}
-
-/// Ends a thread stopped (or halted) during its start delay: `startup`, `handle` and
-/// `shutdown` never ran, and the tasks sent meanwhile are returned.
-fn end_before_start<T: BackgroundThread>(
-    shared: &Shared<T>,
-    inbox: &Inbox<Message<T>>,
-    registry: &Registry,
-    outcome: Outcome,
-) {
-    let control = &*shared.control;
-    control.close_queue();
-    control.mark_stopping();
-    salvaging(shared, registry, 0, || {
-        let mut undelivered = Vec::new();
-        collect_undelivered(inbox, &mut undelivered);
-        finish(shared, registry, State::Stopped, outcome, 0, undelivered);
-    });
-}
-
-/// Ends a thread that never ran (its `startup` failed, or no OS thread could be
-/// started): like every other thread it publishes an exit, with every task accepted
-/// meanwhile (through a handle from the registry) returned. When `spawn` hands the
-/// failure itself to its caller (`told`), the exit counts as taken.
-pub(crate) fn end_unstarted<T: BackgroundThread>(
-    shared: &Shared<T>,
-    inbox: &Inbox<Message<T>>,
-    registry: &Registry,
-    failure: &SpawnFailure,
-    told: bool,
-) {
-    let control = &*shared.control;
-    control.close_queue();
-    if told {
-        control.mark_exit_taken();
-    }
-    salvaging(shared, registry, 0, || {
-        tracing::error!(thread = control.name, id = control.id.as_u64(), %failure, "could not start");
-        let mut undelivered = Vec::new();
-        collect_undelivered(inbox, &mut undelivered);
-        let outcome = outcome_of(failure);
-        finish(shared, registry, State::Failed, outcome, 0, undelivered);
-    });
-}
-
-/// Runs the last steps of a thread (`end`), which call user code only indirectly: the
-/// drop of a queued call's captures, the `Display` of an error. Should one of those
-/// panic, the thread still leaves the registry and publishes an exit, so that no join
-/// waits for ever.
-fn salvaging<T: BackgroundThread>(
-    shared: &Shared<T>,
-    registry: &Registry,
-    handled: u64,
-    end: impl FnOnce(),
-) {
-    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(end)) {
-        abandon(shared, registry, handled, &panic_message(payload));
-    }
-}
-
-/// Publishes the exit of a thread whose ending went wrong (see [`salvaging`]), or that
-/// unwound past its run loop: failed, with the tasks already set aside, if any.
-pub(crate) fn abandon<T: BackgroundThread>(
-    shared: &Shared<T>,
-    registry: &Registry,
-    handled: u64,
-    message: &str,
-) {
-    let control = &shared.control;
-    if control.exit_report().is_some() {
-        return;
-    }
-    control.close_queue();
-    let report = ExitReport {
-        name: control.name,
-        id: control.id,
-        outcome: Outcome::Panicked {
-            message: format!("while ending the thread: {message}"),
-        },
-        handled,
-        undelivered: shared.undelivered_len(),
-        ran_for: control.started.elapsed(),
-        stop_took: control.stop_requested().map(|asked| asked.elapsed()),
-        restarts: control.restarts(),
-        parent: control.parent(),
-    };
-    let remembered = (!control.is_exit_taken()).then(|| Remembered {
-        report: report.clone(),
-        taken: control.exit_taken_flag(),
-    });
-    registry.remove(control.id, remembered);
-    control.set_state(State::Failed);
-    shared.ensure_undelivered();
-    control.publish_exit(report.clone());
-    registry.tell_exit(&report);
-}
-
-/// Leaves the registry, stores the undelivered tasks and publishes the exit.
-fn finish<T: BackgroundThread>(
-    shared: &Shared<T>,
-    registry: &Registry,
-    ended_as: State,
-    outcome: Outcome,
-    handled: u64,
-    undelivered: Vec<T::Task>,
-) {
-    let control = &shared.control;
-    let report = ExitReport {
-        name: control.name,
-        id: control.id,
-        outcome,
-        handled,
-        undelivered: undelivered.len(),
-        ran_for: control.started.elapsed(),
-        stop_took: control.stop_requested().map(|asked| asked.elapsed()),
-        restarts: control.restarts(),
-        parent: control.parent(),
-    };
-    // Out of the running threads and, if unclean, into the remembered exits in one
-    // step; only then does the state say the thread ended, and observers who wait for
-    // that find it remembered.
-    let remembered = (!report.outcome.is_clean() && !control.is_exit_taken()).then(|| Remembered {
-        report: report.clone(),
-        taken: control.exit_taken_flag(),
-    });
-    registry.remove(control.id, remembered);
-    control.set_state(ended_as);
-    shared.leave_undelivered(undelivered);
-    tracing::info!(
-        thread = control.name,
-        id = control.id.as_u64(),
-        outcome = %report.outcome,
-        handled,
-        undelivered = report.undelivered,
-        "ended"
-    );
-    control.publish_exit(report.clone());
-    registry.tell_exit(&report);
 }

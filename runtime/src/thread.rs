@@ -202,6 +202,10 @@ pub trait Declared {
     /// (`singleton`): a second `spawn` fails with
     /// [`SpawnFailure::AlreadyRunning`](crate::SpawnFailure::AlreadyRunning).
     const SINGLETON: bool = false;
+    /// How many workers serve the type's queue (`workers`): 1, a thread, unless
+    /// declared; more make a [`Pool`](crate::Pool), the extra instances built as a
+    /// restart builds them (the `factory`, or `Default`).
+    const WORKERS: usize = 1;
 
     /// How this value is spawned: what the type declares, or (for a closure thread)
     /// what its builder said. Not a public API.
@@ -214,6 +218,7 @@ pub trait Declared {
             singleton: Self::SINGLETON,
             run_at_once: false,
             restart: Self::RESTART,
+            workers: Self::WORKERS,
         }
     }
 
@@ -248,6 +253,7 @@ pub struct Declaration {
     /// first run).
     pub(crate) run_at_once: bool,
     pub(crate) restart: Restart,
+    pub(crate) workers: usize,
 }
 
 /// What a thread declared with `every = "…"` does at each tick: between tasks, on its

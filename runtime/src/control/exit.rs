@@ -24,10 +24,10 @@ pub(super) struct Exit {
 }
 
 impl Control {
-    /// Waits for the OS thread to exit, once its exit was published: only thread-local
+    /// Waits for this OS thread to exit, once its exit was published: only thread-local
     /// destructors are left to run by then. A concurrent joiner that finds the handle
     /// taken returns at once.
-    fn join_os_thread(&self) {
+    pub(super) fn join_own_os_thread(&self) {
         if let Some(handle) = self.take_join_handle() {
             // The run loop catches every panic, so the OS thread's result carries none
             // worth handing on.
@@ -156,6 +156,7 @@ impl Control {
     /// (its exit hooks and watchers included), then for its OS thread, which has only
     /// thread-local destructors left by then.
     pub(crate) fn wait_exit_timeout(&self, timeout: Duration) -> Option<ExitReport> {
+        let until = std::time::Instant::now().checked_add(timeout);
         let exit = self.exit.lock().unwrap_or_else(PoisonError::into_inner);
         let (exit, _) = self
             .exited
@@ -165,10 +166,19 @@ impl Control {
             .unwrap_or_else(PoisonError::into_inner);
         let report = exit.report.clone().filter(|_| exit.finished);
         drop(exit);
-        if report.is_some() {
+        // A pool's workers published first; their OS threads may still be finishing.
+        let workers_finished = || match until {
+            Some(until) => self.workers_finished(until),
+            None => self
+                .workers()
+                .iter()
+                .all(|w| w.wait_exit_timeout(timeout).is_some()),
+        };
+        if report.is_some() && workers_finished() {
             self.join_os_thread();
+            return report;
         }
-        report
+        None
     }
 
     /// Waits at most `timeout` for the thread to publish its exit (its `shutdown` has

@@ -79,15 +79,7 @@ impl Control {
         }
         // The child's `on_stop` hooks run on a helper: one that blocks holds this thread
         // no longer than the child's shutdown timeout.
-        if child.has_stop_hooks() {
-            let hooked = Arc::clone(child);
-            let helper = std::thread::Builder::new()
-                .name("threadward-hooks".into())
-                .spawn(move || hooked.run_stop_hooks());
-            if helper.is_err() {
-                child.run_stop_hooks();
-            }
-        }
+        child.run_stop_hooks_aside();
         if child.wait_published_timeout(*shutdown_timeout).is_some() {
             return;
         }

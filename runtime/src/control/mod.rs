@@ -69,8 +69,11 @@ pub(crate) struct Control {
     parent: Option<ThreadId>,
     /// The children tied to this thread, in start order.
     children: StdMutex<Vec<family::ChildLink>>,
+    /// A pool's workers, or the pool a worker serves.
+    crew: crew::CrewSlot,
 }
 
+mod crew;
 mod exit;
 mod family;
 
@@ -110,6 +113,7 @@ impl Control {
             last_failure: StdMutex::new(None),
             parent: None,
             children: StdMutex::new(Vec::new()),
+            crew: crew::CrewSlot::new(),
         }
     }
 
@@ -151,13 +155,13 @@ impl Control {
         }
     }
 
-    /// How many times the thread was restarted.
-    pub(crate) fn restarts(&self) -> u32 {
+    /// How many times this thread itself was restarted.
+    fn own_restarts(&self) -> u32 {
         self.restarts.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// What ended the last instance that was replaced.
-    pub(crate) fn last_failure(&self) -> Option<String> {
+    /// What ended this thread's last instance that was replaced.
+    fn own_last_failure(&self) -> Option<String> {
         self.last_failure
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -246,9 +250,9 @@ impl Control {
     }
 
     /// Closes the queue (which wakes the thread if it waits for work), marks the state
-    /// and cuts interruptible waits short. Never blocks and runs no user code: the
-    /// hooks are [`run_stop_hooks`](Self::run_stop_hooks)'s business.
-    pub(crate) fn signal_stop(&self) {
+    /// and cuts interruptible waits short: of this thread alone. Never blocks and runs
+    /// no user code: the hooks are [`run_stop_hooks`](Self::run_stop_hooks)'s business.
+    fn signal_stop_alone(&self) {
         // Stamped first: the thread may end as soon as the queue is closed.
         let _ = self.stop_requested.set(Instant::now());
         self.queue.close();
@@ -256,20 +260,20 @@ impl Control {
         let _ = self.interrupt_channel().0.try_send(());
     }
 
-    /// Sets the halt flag, then signals a stop. Never blocks.
-    pub(crate) fn signal_halt(&self) {
+    /// Sets the halt flag, then signals a stop, of this thread alone. Never blocks.
+    fn signal_halt_alone(&self) {
         if self.halt.halt() {
             tracing::warn!(thread = self.name, id = self.id.as_u64(), "halt requested");
         }
         // A second token makes sure an interruptible wait that consumed the stop's
         // token sees the halt too.
         let _ = self.interrupt_channel().0.try_send(());
-        self.signal_stop();
+        self.signal_stop_alone();
     }
 
-    /// Runs the `on_stop` hooks, once, here: later calls find none. A panicking hook
-    /// is logged and does not keep the others from running.
-    pub(crate) fn run_stop_hooks(&self) {
+    /// Runs this thread's `on_stop` hooks, once, here: later calls find none. A
+    /// panicking hook is logged and does not keep the others from running.
+    fn run_own_stop_hooks(&self) {
         let hooks = self
             .on_stop
             .lock()
@@ -283,8 +287,8 @@ impl Control {
         }
     }
 
-    /// Whether `on_stop` hooks are registered and have not run yet.
-    pub(crate) fn has_stop_hooks(&self) -> bool {
+    /// Whether this thread's `on_stop` hooks are registered and have not run yet.
+    fn has_own_stop_hooks(&self) -> bool {
         self.on_stop
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -331,8 +335,8 @@ impl Control {
         self.woken.mark(self.started);
     }
 
-    /// How long ago the thread last woke from an idle wait for work.
-    pub(crate) fn last_woken_ago(&self) -> Option<Duration> {
+    /// How long ago this thread last woke from an idle wait for work.
+    fn own_last_woken_ago(&self) -> Option<Duration> {
         self.woken.ago(self.started)
     }
 
@@ -340,7 +344,7 @@ impl Control {
         self.stop_requested.get().copied()
     }
 
-    pub(crate) fn handled(&self) -> u64 {
+    fn own_handled(&self) -> u64 {
         self.handled.load(Ordering::Relaxed)
     }
 
@@ -353,8 +357,8 @@ impl Control {
         let _ = self.os_thread.set(std::thread::current().id());
     }
 
-    /// Whether the caller runs on this thread.
-    pub(crate) fn is_current(&self) -> bool {
+    /// Whether the caller runs on this thread itself.
+    fn is_own_thread(&self) -> bool {
         self.os_thread.get() == Some(&std::thread::current().id())
     }
 

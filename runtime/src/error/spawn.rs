@@ -66,6 +66,14 @@ pub enum SpawnFailure {
         /// Its id.
         id: ThreadId,
     },
+    /// A pool's worker could not be made: the factory panicked (or the type declares
+    /// `workers` by hand, without a factory). The workers started before it were
+    /// stopped.
+    #[error("a worker could not be made: {message}")]
+    WorkerNotMade {
+        /// What went wrong.
+        message: String,
+    },
 }
 
 /// The error of `spawn`: the thread did not start. Hands the thread's value back.

@@ -8,10 +8,12 @@ mod asynchronous;
 mod reply;
 mod sender;
 mod shared;
+mod tally;
 mod timeouts;
 mod typed;
 
 pub use any::AnyHandle;
 pub use sender::Sender;
 pub(crate) use shared::{Managed, Message, Shared};
+pub(crate) use tally::Tally;
 pub use typed::Handle;

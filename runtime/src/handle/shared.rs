@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::reply::Reply;
+use super::tally::Tally;
 use crate::context::Context;
 use crate::control::Control;
 use crate::error::BoxError;
@@ -173,14 +174,21 @@ pub(crate) struct Shared<T: BackgroundThread> {
     pub(crate) queue: Arc<Queue<Message<T>>>,
     /// Filled by the thread when it ends, taken by the first typed `join`.
     undelivered: Mutex<Option<Vec<T::Task>>>,
+    /// For a pool's worker: the pool's tally.
+    pub(crate) pool: Option<Arc<Tally<T>>>,
 }
 
 impl<T: BackgroundThread> Shared<T> {
-    pub(crate) fn new(control: Arc<Control>, queue: Arc<Queue<Message<T>>>) -> Self {
+    pub(crate) fn new(
+        control: Arc<Control>,
+        queue: Arc<Queue<Message<T>>>,
+        pool: Option<Arc<Tally<T>>>,
+    ) -> Self {
         Self {
             control,
             queue,
             undelivered: Mutex::new(None),
+            pool,
         }
     }
 

@@ -4,7 +4,8 @@
 //! One channel carries everything a thread is sent (its tasks, and the calls and casts
 //! of its handles), so the thread never `select!`s. The channel is the crate's own:
 //! many senders and the thread as its one receiver, unbounded ([`list`]) or bounded
-//! ([`array`]), and closable. Closing sets a mark in the same atomic word that a send
+//! ([`array`]), and closable. (A pool's workers share one queue: their inboxes take
+//! turns, one receive at a time, under a lock of their own; see [`Inbox::share`].) Closing sets a mark in the same atomic word that a send
 //! advances to reserve its place, so every send is either queued, and then received
 //! before the receiver sees the end, or refused with its item handed back; whatever
 //! senders race the close, nothing is dropped. A send costs one compare-and-swap (the
@@ -27,7 +28,7 @@ mod waiters;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::sync::Backoff;
+use crate::sync::{Backoff, Mutex};
 
 use self::array::Array;
 use self::list::List;
@@ -61,9 +62,12 @@ pub(crate) enum Next<M> {
 }
 
 /// The receiving side, owned by the thread. There is one per queue, and it is not
-/// `Sync`: the channel's receiving operations need a single receiver.
+/// `Sync`: the channel's receiving operations need a single receiver. The inboxes of a
+/// pool's workers share the queue, and a lock makes them one receiver at a time.
 pub(crate) struct Inbox<M: Item> {
     queue: Arc<Queue<M>>,
+    /// Held across each receive when the queue has several inboxes.
+    turn: Option<Arc<Mutex<()>>>,
     /// Not `Sync`.
     _receiver: std::marker::PhantomData<std::cell::Cell<()>>,
 }
@@ -94,6 +98,7 @@ impl<M: Item> Queue<M> {
         });
         let inbox = Inbox {
             queue: Arc::clone(&queue),
+            turn: None,
             _receiver: std::marker::PhantomData,
         };
         (queue, inbox)
@@ -218,6 +223,18 @@ where
 }
 
 impl<M: Item> Inbox<M> {
+    /// Another inbox of the same queue, for another receiver: from now on, each of
+    /// them receives in turn (an item goes to exactly one of them; a close reaches
+    /// them all).
+    pub(crate) fn share(&mut self) -> Self {
+        let turn = self.turn.get_or_insert_with(Arc::default);
+        Self {
+            queue: Arc::clone(&self.queue),
+            turn: Some(Arc::clone(turn)),
+            _receiver: std::marker::PhantomData,
+        }
+    }
+
     /// The next item, or `None` once the queue is closed and every item it accepted has
     /// been received. Blocks (in the kernel, no polling) while the queue is open and
     /// empty; `woke` runs when such a wait ends.
@@ -323,10 +340,26 @@ impl<M: Item> Inbox<M> {
     }
 
     #[inline]
-    #[allow(unsafe_code)]
     fn pop(&self) -> Pop<M> {
-        // SAFETY: the inbox is the queue's one receiver: there is one per queue, and it
-        // is neither `Clone` nor `Sync`.
+        match &self.turn {
+            None => self.pop_alone(),
+            Some(turn) => {
+                // Nothing in a pop panics: the lock is never poisoned by one.
+                let _turn = turn
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                self.pop_alone()
+            }
+        }
+    }
+
+    #[inline]
+    #[allow(unsafe_code)]
+    fn pop_alone(&self) -> Pop<M> {
+        // SAFETY: the inbox is the queue's one receiver (there is one per queue, and it
+        // is neither `Clone` nor `Sync`), or it shares the queue with the inboxes made
+        // by `share`, and they all pop under the same lock: one receiver at a time, each
+        // pop ordered after the one before.
         unsafe {
             match &self.queue.channel {
                 Channel::Unbounded(list) => list.pop(),

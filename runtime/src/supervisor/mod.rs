@@ -345,6 +345,7 @@ impl Declared for Supervisor {
             singleton: false,
             run_at_once: false,
             restart: Restart::NEVER,
+            workers: 1,
         }
     }
 }
