@@ -26,36 +26,7 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
     let spawn_bound = quote_spanned!(ident.span()=>
         where for<'__threadward> Self: #private::BackgroundThread
     );
-    let spawn_doc = if model.delay.is_some() {
-        format!(
-            " Starts this value as the background thread `{}` in the process-wide registry and\n \
-             returns its handle at once: `startup` runs after the thread's `delay` (a stop\n \
-             before then ends it unstarted), and its failure is told by the thread's exit.\n\n \
-             # Errors\n\n Hands the value back if the thread did not start: the registry's \
-             limit is\n reached, or the operating system could not start a thread.",
-            model.name
-        )
-    } else {
-        let timeout = model.startup_timeout.map_or(String::new(), |nanos| {
-            format!(
-                " After {:?} (`startup_timeout`), a `startup` still\n running is halted \
-                 and this fails once it returned (at its next checkpoint).",
-                std::time::Duration::from_nanos(nanos)
-            )
-        });
-        format!(
-            " Starts this value as the background thread `{}` in the process-wide registry and\n \
-             returns its handle once `startup` has finished.{timeout}\n\n # Errors\n\n Hands the \
-             value back if the thread did not start: `startup` failed, panicked or timed out, \
-             the\n registry's limit is reached, or the operating system could not start a thread.",
-            model.name
-        )
-    };
-    let spawn_in_doc = format!(
-        " Starts this value as the background thread `{}` in `registry`; see `spawn`.\n\n \
-         # Errors\n\n As `spawn`.",
-        model.name
-    );
+    let (spawn_doc, spawn_in_doc) = spawn_docs(model);
     let factory = model
         .factory
         .as_ref()
@@ -224,4 +195,46 @@ fn expand_factory(model: &Model, factory: &Factory) -> TokenStream {
             }
         };
     }
+}
+
+/// The docs of the generated `spawn` and `spawn_in`.
+fn spawn_docs(model: &Model) -> (String, String) {
+    let spawn_doc = if model.delay.is_some() {
+        format!(
+            " Starts this value as the background thread `{}` in the process-wide registry and\n \
+             returns its handle at once: `startup` runs after the thread's `delay` (a stop\n \
+             before then ends it unstarted), and its failure is told by the thread's exit.\n\n \
+             # Errors\n\n Hands the value back if the thread did not start: the registry's \
+             limit is\n reached, or the operating system could not start a thread.",
+            model.name
+        )
+    } else {
+        let timeout = model.startup_timeout.map_or(String::new(), |nanos| {
+            format!(
+                " After {:?} (`startup_timeout`), a `startup` still\n running is halted \
+                 and this fails once it returned (at its next checkpoint).",
+                std::time::Duration::from_nanos(nanos)
+            )
+        });
+        format!(
+            " Starts this value as the background thread `{}` in the process-wide registry and\n \
+             returns its handle once `startup` has finished.{timeout}\n\n # Errors\n\n Hands the \
+             value back if the thread did not start: `startup` failed, panicked or timed out, \
+             the\n registry's limit is reached, or the operating system could not start a thread.",
+            model.name
+        )
+    };
+    let spawn_doc = match model.workers {
+        Some((workers, _)) => format!(
+            "{spawn_doc}\n\n A pool of {workers} workers on one queue: this value is the last to start,\n              after {} made by the factory; the handle is the pool's (see `threadward::Pool`).",
+            workers - 1
+        ),
+        None => spawn_doc,
+    };
+    let spawn_in_doc = format!(
+        " Starts this value as the background thread `{}` in `registry`; see `spawn`.\n\n \
+         # Errors\n\n As `spawn`.",
+        model.name
+    );
+    (spawn_doc, spawn_in_doc)
 }

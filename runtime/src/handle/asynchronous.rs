@@ -7,8 +7,8 @@
 use std::future::poll_fn;
 use std::task::Poll;
 
+use super::message::{CallJob, CastJob, Message};
 use super::reply::reply;
-use super::shared::{CallJob, CastJob, Message};
 use super::{Handle, Sender};
 use crate::context::Context;
 use crate::control::Control;

@@ -5,15 +5,15 @@
 mod any;
 #[cfg(feature = "async")]
 mod asynchronous;
+mod message;
 mod reply;
 mod sender;
 mod shared;
-mod tally;
 mod timeouts;
 mod typed;
 
 pub use any::AnyHandle;
+pub(crate) use message::Message;
 pub use sender::Sender;
-pub(crate) use shared::{Managed, Message, Shared};
-pub(crate) use tally::Tally;
+pub(crate) use shared::{Managed, Shared, Tally};
 pub use typed::Handle;

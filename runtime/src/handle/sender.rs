@@ -4,7 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::shared::{Message, Shared};
+use super::message::Message;
+use super::shared::Shared;
 use crate::error::{refused_in, SendError, SendTimeoutError, TrySendError};
 use crate::queue::Refused;
 use crate::thread::BackgroundThread;

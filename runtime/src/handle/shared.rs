@@ -1,172 +1,18 @@
 //! What the handles of one thread share with it: its [`Control`], its queue of
 //! [`Message`]s, and the slot its undelivered tasks are left in. [`Managed`] is the
-//! type-erased view of it that the registry stores.
+//! type-erased view of it that the registry stores. A pool's handles hold the pool's
+//! own `Shared`; each of its workers' holds the pool's [`Tally`], and the last of them
+//! to end (or the pool's `spawn`, if it comes last) ends the pool with the totals.
 
 use std::any::Any;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use super::reply::Reply;
-use super::tally::Tally;
-use crate::context::Context;
+use super::message::{ChildExitJob, Message};
 use crate::control::Control;
-use crate::error::BoxError;
-use crate::outcome::ExitReport;
-use crate::queue::{Item, Part, Queue, Refused};
+use crate::outcome::{ExitReport, Outcome};
+use crate::queue::{Inbox, Queue, Refused};
 use crate::thread::BackgroundThread;
-
-/// What travels through a thread's queue: a task for `handle`, or a closure of `call`
-/// or `cast`.
-///
-/// In the queue, which of the two a message is lives in the slot's atomic word (see
-/// [`Item`]), and the job is boxed twice so that it is a thin pointer: a `u64` task then
-/// travels in 8 bytes of payload, as it would in a raw channel. Jobs are rare next to
-/// tasks; the extra allocation is theirs.
-#[allow(clippy::redundant_allocation)]
-pub(crate) enum Message<T: BackgroundThread> {
-    Task(T::Task),
-    Job(Box<Box<dyn Job<T>>>),
-}
-
-/// A closure run on the thread between tasks.
-pub(crate) trait Job<T>: Send {
-    /// Runs it; an error fails the instance, as an error from `handle` does.
-    fn run(self: Box<Self>, thread: &mut T, ctx: &Context) -> Result<(), BoxError>;
-    /// For handing a refused job's closure back to its sender.
-    fn into_any(self: Box<Self>) -> Box<dyn Any>;
-}
-
-/// The job of a `cast`.
-pub(crate) struct CastJob<F>(pub(crate) F);
-
-impl<T, F> Job<T> for CastJob<F>
-where
-    F: FnOnce(&mut T, &Context) + Send + 'static,
-{
-    fn run(self: Box<Self>, thread: &mut T, ctx: &Context) -> Result<(), BoxError> {
-        (self.0)(thread, ctx);
-        Ok(())
-    }
-
-    fn into_any(self: Box<Self>) -> Box<dyn Any> {
-        self
-    }
-}
-
-/// The job of a `call`: the closure and where its answer goes.
-pub(crate) struct CallJob<F, R> {
-    pub(crate) f: F,
-    pub(crate) reply: Reply<R>,
-}
-
-impl<T, F, R> Job<T> for CallJob<F, R>
-where
-    F: FnOnce(&mut T, &Context) -> R + Send + 'static,
-    R: Send + 'static,
-{
-    fn run(self: Box<Self>, thread: &mut T, ctx: &Context) -> Result<(), BoxError> {
-        let CallJob { f, reply } = *self;
-        reply.send(f(thread, ctx));
-        Ok(())
-    }
-
-    fn into_any(self: Box<Self>) -> Box<dyn Any> {
-        self
-    }
-}
-
-/// The job of a `call_timeout`: the closure sits in a slot its caller shares, so that a
-/// caller who stops waiting before it ran can take it back (and it never runs).
-pub(crate) struct TimedCallJob<F, R> {
-    pub(crate) f: Arc<Mutex<Option<F>>>,
-    pub(crate) reply: Reply<R>,
-}
-
-impl<T, F, R> Job<T> for TimedCallJob<F, R>
-where
-    F: FnOnce(&mut T, &Context) -> R + Send + 'static,
-    R: Send + 'static,
-{
-    fn run(self: Box<Self>, thread: &mut T, ctx: &Context) -> Result<(), BoxError> {
-        let TimedCallJob { f, reply } = *self;
-        let f = f.lock().unwrap_or_else(PoisonError::into_inner).take();
-        if let Some(f) = f {
-            reply.send(f(thread, ctx));
-        }
-        Ok(())
-    }
-
-    fn into_any(self: Box<Self>) -> Box<dyn Any> {
-        self
-    }
-}
-
-/// The news that a child tied to the thread ended, for its
-/// [`child_exited`](BackgroundThread::child_exited). Not told if the child's `spawn`
-/// failed: its caller has the error already.
-struct ChildExitJob {
-    report: ExitReport,
-    refused: Arc<AtomicBool>,
-}
-
-impl<T: BackgroundThread> Job<T> for ChildExitJob {
-    fn run(self: Box<Self>, thread: &mut T, ctx: &Context) -> Result<(), BoxError> {
-        if self.refused.load(Ordering::Acquire) {
-            return Ok(());
-        }
-        thread.child_exited(&self.report, ctx)
-    }
-
-    fn into_any(self: Box<Self>) -> Box<dyn Any> {
-        self
-    }
-}
-
-impl<T: BackgroundThread> Item for Message<T> {
-    type Plain = T::Task;
-    type Tagged = Box<Box<dyn Job<T>>>;
-
-    fn into_part(self) -> Part<T::Task, Self::Tagged> {
-        match self {
-            Self::Task(task) => Part::Plain(task),
-            Self::Job(job) => Part::Tagged(job),
-        }
-    }
-
-    fn from_part(part: Part<T::Task, Self::Tagged>) -> Self {
-        match part {
-            Part::Plain(task) => Self::Task(task),
-            Part::Tagged(job) => Self::Job(job),
-        }
-    }
-}
-
-impl<T: BackgroundThread> Message<T> {
-    pub(crate) fn job<J: Job<T> + 'static>(job: J) -> Self {
-        Self::Job(Box::new(Box::new(job)))
-    }
-
-    /// The task of a message that a task push handed back.
-    pub(crate) fn into_task(self) -> T::Task {
-        match self {
-            Self::Task(task) => task,
-            // A push hands back exactly the message it was given.
-            Self::Job(_) => unreachable!("a task push handed back a job"),
-        }
-    }
-
-    /// The job of a message that a push of a `J` handed back.
-    pub(crate) fn into_job<J: 'static>(self) -> J {
-        match self {
-            Self::Job(job) => match (*job).into_any().downcast::<J>() {
-                Ok(job) => *job,
-                Err(_) => unreachable!("a job push handed back another job"),
-            },
-            Self::Task(_) => unreachable!("a job push handed back a task"),
-        }
-    }
-}
 
 /// What the handles of one thread share with it.
 pub(crate) struct Shared<T: BackgroundThread> {
@@ -267,26 +113,108 @@ impl<T: BackgroundThread> Managed for Shared<T> {
     }
 }
 
-#[cfg(all(test, not(loom)))]
-mod tests {
-    use super::*;
+/// A pool's running totals.
+pub(crate) struct Tally<T: BackgroundThread> {
+    /// What the pool's handles share.
+    pub(crate) pool: Arc<Shared<T>>,
+    left: Mutex<Left<T>>,
+}
 
-    struct Ticks;
-    impl crate::thread::Declared for Ticks {
-        const NAME: &'static str = "ticks";
-        const CAPACITY: Option<usize> = None;
-    }
-    impl BackgroundThread for Ticks {
-        type Task = u64;
-        fn handle(&mut self, _: u64, _: &Context) -> Result<(), BoxError> {
-            Ok(())
+struct Left<T: BackgroundThread> {
+    /// Workers that have not ended, and one for the pool's `spawn` until it is done
+    /// starting them: the pool ends when this reaches 0.
+    live: usize,
+    /// The gravest of the workers' outcomes so far (the first of equals).
+    outcome: Option<Outcome>,
+    handled: u64,
+    /// The tasks the workers set aside (a halted one's current task).
+    undelivered: Vec<T::Task>,
+    /// Of the pool's queue: the last to end receives what is left in it.
+    inbox: Inbox<Message<T>>,
+}
+
+/// How a pool ended, once its last worker did.
+pub(crate) struct Totals<T: BackgroundThread> {
+    pub(crate) outcome: Outcome,
+    pub(crate) handled: u64,
+    pub(crate) undelivered: Vec<T::Task>,
+}
+
+impl<T: BackgroundThread> Tally<T> {
+    /// The tally of a pool whose `spawn` is about to start its workers.
+    pub(crate) fn new(pool: Arc<Shared<T>>, inbox: Inbox<Message<T>>) -> Self {
+        Self {
+            pool,
+            left: Mutex::new(Left {
+                live: 1,
+                outcome: None,
+                handled: 0,
+                undelivered: Vec::new(),
+                inbox,
+            }),
         }
     }
 
-    #[test]
-    fn a_small_task_travels_in_a_sixteen_byte_slot() {
-        // 8 bytes of payload (the task, or the job's thin pointer) and the slot's word,
-        // which holds the tag: what a raw channel's slot of `u64` takes.
-        assert_eq!(crate::queue::slot_size::<Message<Ticks>>(), 16);
+    fn left(&self) -> std::sync::MutexGuard<'_, Left<T>> {
+        self.left.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Counts a worker about to start.
+    pub(crate) fn add_worker(&self) {
+        self.left().live += 1;
+    }
+
+    /// Adds a worker's end (or, with no outcome, the end of the pool's `spawn`): the
+    /// totals if that was the last.
+    pub(crate) fn ended(
+        &self,
+        outcome: Option<&Outcome>,
+        handled: u64,
+        undelivered: Vec<T::Task>,
+    ) -> Option<Totals<T>> {
+        let mut left = self.left();
+        left.live -= 1;
+        left.handled += handled;
+        left.undelivered.extend(undelivered);
+        if let Some(outcome) = outcome {
+            let graver = left
+                .outcome
+                .as_ref()
+                .map_or(true, |so_far| gravity(outcome) > gravity(so_far));
+            if graver {
+                left.outcome = Some(outcome.clone());
+            }
+        }
+        if left.live > 0 {
+            return None;
+        }
+        Some(Totals {
+            outcome: left.outcome.take().unwrap_or(Outcome::StoppedBeforeStart),
+            handled: left.handled,
+            undelivered: std::mem::take(&mut left.undelivered),
+        })
+    }
+
+    /// Receives what is left in the pool's closed queue, once every worker has ended:
+    /// the tasks are returned, the calls dropped unanswered.
+    pub(crate) fn collect_rest(&self, undelivered: &mut Vec<T::Task>) {
+        let left = self.left();
+        while let Some(message) = left.inbox.next(|| ()) {
+            if let Message::Task(task) = message {
+                undelivered.push(task);
+            }
+        }
+    }
+}
+
+/// How grave an outcome is, for a pool's: a failure, then a halt, then a deadline,
+/// then a stop.
+fn gravity(outcome: &Outcome) -> u8 {
+    match outcome {
+        _ if outcome.is_failure() => 4,
+        Outcome::Halted => 3,
+        Outcome::DeadlineReached => 2,
+        Outcome::Stopped => 1,
+        _ => 0,
     }
 }

@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
+use super::message::{CastJob, Message, TimedCallJob};
 use super::reply::reply;
-use super::shared::{CastJob, Message, TimedCallJob};
 use super::typed::Handle;
 use crate::context::Context;
 use crate::error::{refused_in, CallTimeoutError, CastError};

@@ -5,9 +5,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::message::{CallJob, CastJob, Message};
 use super::reply::reply;
 use super::sender::Sender;
-use super::shared::{CallJob, CastJob, Message, Shared};
+use super::shared::Shared;
 use crate::context::Context;
 use crate::control::Control;
 use crate::error::{
