@@ -32,9 +32,10 @@ use crate::timing::Timing;
 /// task accepted and not handled.
 ///
 /// - **Failures.** A worker declared with `restart` is restarted in place when it fails,
-///   as a thread is: the queue is not touched, so nothing queued is lost. A worker that
-///   ends for good (it failed and may not restart, or a stop or halt reached it) stops
-///   the pool: the others handle what is queued, then end.
+///   as a thread is: the queue is not touched, so nothing queued is lost (the fresh
+///   instance comes from the type's factory, as for any restart, not from `make`). A
+///   worker that ends for good (it failed and may not restart, or a stop or halt
+///   reached it) stops the pool: the others handle what is queued, then end.
 /// - **In the registry.** The pool is one entry (its handle, its name, the sum of its
 ///   workers in [`ThreadInfo`](crate::ThreadInfo)), and each worker one more, with the
 ///   pool as its `parent`: a pool of `n` takes `n + 1` places in a registry with a
