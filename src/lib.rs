@@ -1,4 +1,5 @@
 #![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use threadward_macros::{background_thread, checkpointed};
 pub use threadward_runtime::{
@@ -11,6 +12,7 @@ pub use threadward_runtime::{
     ThreadBuilder, ThreadId, ThreadInfo, Ticking, Timing, TrySendError, WatchError,
 };
 #[cfg(unix)]
+#[cfg_attr(docsrs, doc(cfg(unix)))]
 pub use threadward_runtime::{
     signal, Cause, InstallError, Shutdown, ShutdownHandle, ShutdownReport, StopOrder,
 };

@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use restarting::BOUND;
+use restarting::{wait_for, BOUND};
 use threadward::{
     background_thread, AnyHandle, BackgroundThread, BoxError, Child, Context, Handle, Registry,
     Strategy, Supervisor,
@@ -60,6 +60,21 @@ fn every_accepted_task_is_handled_or_returned_once_through_one_for_all_cascades(
 
     // Every generation a sender used, to join them all at the end.
     let generations: Arc<Mutex<Vec<AnyHandle>>> = Arc::default();
+    // A cascade first, for certain (the senders' poison tasks race more of them): the
+    // first generation fails on a poison task and is replaced.
+    let first = tree.call(|t, _| t.running()).unwrap();
+    generations.lock().unwrap().extend(first.iter().cloned());
+    let first_ids: HashSet<_> = first.iter().map(AnyHandle::id).collect();
+    let poison = POISON * 1_000_000;
+    let child: Handle<Counter> = first[0].clone().downcast().ok().unwrap();
+    child.send(poison).unwrap();
+    wait_for(
+        || {
+            let running = tree.call(|t, _| t.running()).unwrap();
+            running.len() == 2 && running.iter().all(|c| !first_ids.contains(&c.id()))
+        },
+        "the first cascade",
+    );
     let senders: Vec<_> = (0..SENDERS)
         .map(|sender| {
             let tree = tree.clone();
@@ -67,7 +82,7 @@ fn every_accepted_task_is_handled_or_returned_once_through_one_for_all_cascades(
             std::thread::spawn(move || send_all(sender, &tree, &generations))
         })
         .collect();
-    let mut accepted = Vec::new();
+    let mut accepted = vec![poison];
     for sender in senders {
         accepted.extend(sender.join().unwrap());
     }
@@ -98,7 +113,7 @@ fn every_accepted_task_is_handled_or_returned_once_through_one_for_all_cascades(
     );
     assert_eq!(
         accepted.len() as u64,
-        SENDERS * PER_SENDER,
+        SENDERS * PER_SENDER + 1,
         "every task was accepted in the end"
     );
 }

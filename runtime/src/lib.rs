@@ -7,6 +7,7 @@
 //! modules listed before it.
 
 #![warn(clippy::unwrap_used, clippy::expect_used)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // The ground floor: ids and states, panic messages, the sync primitives (std's, or
 // loom's), time stamps built on them, the tick schedule and the restart policy.
@@ -99,6 +100,7 @@ pub use pool::Pool;
 pub use registry::{registry, Registry};
 pub use restart::{Restart, RestartPolicy};
 #[cfg(unix)]
+#[cfg_attr(docsrs, doc(cfg(unix)))]
 pub use shutdown::{
     signal, Cause, InstallError, Shutdown, ShutdownHandle, ShutdownReport, StopOrder,
 };

@@ -16,6 +16,7 @@ use crate::error::{refused_in, CallError, CastError, JoinError, SendError};
 use crate::exit::Exit;
 use crate::thread::BackgroundThread;
 
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 impl<T: BackgroundThread> Sender<T> {
     /// Queues a task, awaiting room while a bounded queue is full: [`send`](Self::send)
     /// for async code, which must not block its executor's thread.
@@ -61,6 +62,7 @@ impl<T: BackgroundThread> Sender<T> {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 impl<T: BackgroundThread> Handle<T> {
     /// Queues a task, awaiting room while a bounded queue is full. See
     /// [`Sender::send_async`].
