@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""What `cargo +<rust-version> check` would prove, without that toolchain (a fresh
+machine has only the current one): every crate a user's build of the library crates
+compiles (their normal dependencies, on any target, with every feature) declares a
+`rust-version` no newer than the library's own, or none. Code of the library crates
+themselves is held to it by clippy's `incompatible_msrv`, which reads `rust-version`.
+
+Reads `cargo metadata --all-features --locked` on stdin; exits non-zero, naming the
+crates, when one asks for a newer Rust."""
+
+import json
+import sys
+
+LIBRARY = {"threadward", "threadward-runtime", "threadward-macros"}
+
+
+def version(text):
+    return tuple(int(part) for part in text.split("."))
+
+
+def main():
+    meta = json.load(sys.stdin)
+    packages = {p["id"]: p for p in meta["packages"]}
+    nodes = {n["id"]: n for n in meta["resolve"]["nodes"]}
+    roots = [pid for pid, p in packages.items() if p["name"] in LIBRARY and p["source"] is None]
+    msrv = min(version(packages[r]["rust_version"]) for r in roots)
+    seen, stack = set(), list(roots)
+    while stack:
+        pid = stack.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        for dep in nodes[pid]["deps"]:
+            # Normal and build dependencies are what a user's build compiles (loom only
+            # in the model checks' own build, `--cfg loom`).
+            if any(
+                kind["kind"] in (None, "build") and kind.get("target") != "cfg(loom)"
+                for kind in dep["dep_kinds"]
+            ):
+                stack.append(dep["pkg"])
+    newer = []
+    for pid in sorted(seen):
+        wanted = packages[pid].get("rust_version")
+        if wanted and version(wanted) > msrv:
+            newer.append(f"{packages[pid]['name']} {packages[pid]['version']} needs Rust {wanted}")
+    shown = ".".join(map(str, msrv))
+    if newer:
+        print(f"rust-version {shown} is not met by:\n  " + "\n  ".join(newer))
+        sys.exit(1)
+    print(f"{len(seen)} crates in the library's build, none needs a Rust newer than {shown}")
+
+
+main()
