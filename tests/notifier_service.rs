@@ -122,8 +122,8 @@ fn the_service_accepts_rejects_reports_and_stops_without_losing_a_task() {
         "state",
         "handled",
         "queue_depth",
-        "started_at",
-        "last_woken",
+        "started_at_unix_ms",
+        "last_woken_ms_ago",
         "last_checkpoint",
     ] {
         assert!(threads[0].get(field).is_some(), "`{field}` in {threads}");

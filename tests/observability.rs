@@ -53,9 +53,9 @@ fn thread_info_tracks_wake_ups_and_checkpoints_and_serialises_flat() {
             .as_millis(),
     )
     .unwrap();
-    let started = record["started_at"].as_u64().unwrap();
+    let started = record["started_at_unix_ms"].as_u64().unwrap();
     assert!(started <= now_ms && now_ms - started < 60_000, "{record}");
-    assert!(record["last_woken"].as_f64().unwrap() >= 0.0);
+    assert!(record["last_woken_ms_ago"].as_f64().unwrap() >= 0.0);
     assert!(record["last_checkpoint"]["file"]
         .as_str()
         .unwrap()

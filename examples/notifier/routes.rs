@@ -59,6 +59,9 @@ pub(crate) async fn respond(front: &Front, request: Request<Incoming>) -> Answer
             &json!({"status": "draining"}),
         )),
         "/healthz" if read => reply(StatusCode::OK, &json!({"status": "ok"})),
+        // `ThreadInfo` is `Serialize` with threadward's `serde` feature, which this
+        // repository's dev-dependencies turn on: in your own service, depend on
+        // `threadward = { version = "0.1", features = ["serde"] }`.
         "/threads" if read => reply(StatusCode::OK, &json!(threadward::registry().active())),
         "/stats" if read => stats(front),
         "/recent" if read => recent(front).await,

@@ -8,9 +8,10 @@ use crate::ids::{State, ThreadId};
 
 /// A snapshot of one thread, as [`Registry::active`](crate::Registry::active) and `Handle::info` give it.
 ///
-/// With the `serde` feature it serialises as a flat record, times as numbers:
-/// `started_at` in milliseconds since the Unix epoch, `last_woken` as milliseconds
-/// ago, `last_checkpoint` as `{"file", "line", "ms_ago"}`.
+/// With the `serde` feature it serialises as a flat record, times as numbers whose
+/// unit is in their name: `started_at_unix_ms` (milliseconds since the Unix epoch),
+/// `last_woken_ms_ago` (milliseconds ago, fractional), `last_checkpoint` as
+/// `{"file", "line", "ms_ago"}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
@@ -28,11 +29,20 @@ pub struct ThreadInfo {
     /// How many accepted tasks and calls wait in its queue.
     pub queue_depth: usize,
     /// When it was spawned.
-    #[cfg_attr(feature = "serde", serde(serialize_with = "serde_impls::unix_millis"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(
+            rename = "started_at_unix_ms",
+            serialize_with = "serde_impls::unix_millis"
+        )
+    )]
     pub started_at: SystemTime,
     /// How long ago it last woke from waiting for work (idle → busy), if it ever
     /// waited. A thread that is never idle keeps the time of its last idle wake-up.
-    #[cfg_attr(feature = "serde", serde(serialize_with = "serde_impls::millis"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(rename = "last_woken_ms_ago", serialize_with = "serde_impls::millis")
+    )]
     pub last_woken: Option<Duration>,
     /// Where and how long ago it last passed a checkpoint, if ever.
     pub last_checkpoint: Option<LastCheckpoint>,
