@@ -38,7 +38,8 @@ impl Context {
     /// As `spawn`: hands the child back if it did not start (its `startup` failed, the
     /// registry's limit is reached or a shutdown began, ...). A child that did not start
     /// is not reported to `child_exited`. Called off the thread (through a `Context`
-    /// kept elsewhere), it fails with [`SpawnFailure::NotOnParentThread`].
+    /// kept elsewhere), it fails with [`SpawnFailure::NotOnParentThread`]; on a
+    /// [`Pool`](crate::Pool)'s worker, with [`SpawnFailure::OnPoolWorker`].
     ///
     /// # Examples
     ///
@@ -99,6 +100,18 @@ pub(crate) fn spawn_child<C: BackgroundThread>(
             failure: SpawnFailure::NotOnParentThread {
                 parent: parent.name,
                 id: parent.id,
+            },
+            thread: child,
+        });
+    }
+    // A worker's messages come from its pool's queue: a child's exit would be told to
+    // whichever worker is free, not to this one.
+    if let Some(pool) = parent.pool() {
+        return Err(SpawnError {
+            name: child.__declaration().name,
+            failure: SpawnFailure::OnPoolWorker {
+                pool: pool.name,
+                id: pool.id,
             },
             thread: child,
         });

@@ -26,7 +26,8 @@ pub struct ThreadInfo {
     pub state: State,
     /// How many tasks `handle` was called with.
     pub handled: u64,
-    /// How many accepted tasks and calls wait in its queue.
+    /// How many accepted tasks and calls wait in its queue (0 for a pool's worker: the
+    /// queue is the pool's, counted there).
     pub queue_depth: usize,
     /// When it was spawned.
     #[cfg_attr(

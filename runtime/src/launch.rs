@@ -159,12 +159,19 @@ pub(crate) fn make_shared<T: BackgroundThread>(
 ) -> (Arc<Shared<T>>, Inbox<Message<T>>) {
     let (queue, inbox) = Queue::<Message<T>>::new(capacity);
     if run_at_once {
-        // The queue is new and empty: it has room.
+        queue_first_runs(&queue, 1);
+    }
+    (shared_on(queue, name, timing, parent, None), inbox)
+}
+
+/// Queues `runs` first runs of a closure thread (whose task is `()`) in its new queue.
+pub(crate) fn queue_first_runs<T: BackgroundThread>(queue: &Queue<Message<T>>, runs: usize) {
+    for _ in 0..runs {
+        // A closure thread's queue is unbounded: it has room.
         if let Ok(task) = (Box::new(()) as Box<dyn Any>).downcast::<T::Task>() {
             let _ = queue.try_send(Message::Task(*task));
         }
     }
-    (shared_on(queue, name, timing, parent, None), inbox)
 }
 
 /// The shared state of a thread that serves `queue`: a pool's worker if `pool` is

@@ -80,6 +80,8 @@ mod shutdown;
 mod loom_models;
 #[cfg(all(test, loom, feature = "async"))]
 mod loom_models_async;
+#[cfg(all(test, loom))]
+mod loom_models_pool;
 
 pub use closure::{thread, ClosureThread, ThreadBuilder};
 pub use context::Context;

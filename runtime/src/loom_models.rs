@@ -53,14 +53,14 @@ use crate::thread::{BackgroundThread, Declared};
 /// at most that many preemptions (`LOOM_MAX_PREEMPTIONS` overrides it). The larger
 /// models are bounded to stay under half a minute each on two cores; every race the
 /// mutation checks planted was found with two or three preemptions.
-fn check(preemptions: Option<usize>, model: impl Fn() + Sync + Send + 'static) {
+pub(crate) fn check(preemptions: Option<usize>, model: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = builder.preemption_bound.or(preemptions);
     builder.check(model);
 }
 
 /// Receives until `next` says the queue is closed and drained.
-fn drain<M: Item>(inbox: &Inbox<M>) -> Vec<M> {
+pub(crate) fn drain<M: Item>(inbox: &Inbox<M>) -> Vec<M> {
     let mut received = Vec::new();
     while let Some(item) = inbox.next(|| ()) {
         received.push(item);
@@ -69,11 +69,11 @@ fn drain<M: Item>(inbox: &Inbox<M>) -> Vec<M> {
 }
 
 /// What became of one item a sender offered: accepted, or handed back.
-type Offer = (u32, Result<(), u32>);
+pub(crate) type Offer = (u32, Result<(), u32>);
 
 /// The whole promise of the queue: an accepted item is received exactly once, a refused
 /// one is handed back to its own sender (and so never received).
-fn assert_nothing_lost(offers: &[Offer], received: &[u32]) {
+pub(crate) fn assert_nothing_lost(offers: &[Offer], received: &[u32]) {
     for &(item, outcome) in offers {
         let times = received.iter().filter(|&&r| r == item).count();
         match outcome {
@@ -98,13 +98,16 @@ fn refused_item<M>(refused: Refused<M>) -> M {
 }
 
 /// A sender thread that offers `items` in order with `send`.
-fn sender(queue: &Arc<Queue<u32>>, items: &'static [u32]) -> thread::JoinHandle<Vec<Offer>> {
+pub(crate) fn sender(
+    queue: &Arc<Queue<u32>>,
+    items: &'static [u32],
+) -> thread::JoinHandle<Vec<Offer>> {
     let queue = Arc::clone(queue);
     thread::spawn(move || items.iter().map(|&i| (i, queue.send(i))).collect())
 }
 
 /// A thread that closes `queue`.
-fn closer(queue: &Arc<Queue<u32>>) -> thread::JoinHandle<()> {
+pub(crate) fn closer(queue: &Arc<Queue<u32>>) -> thread::JoinHandle<()> {
     let queue = Arc::clone(queue);
     thread::spawn(move || {
         queue.close();
@@ -331,7 +334,7 @@ fn a_spawn_racing_a_shutdown_is_refused_or_in_the_snapshot() {
         let closable: Arc<dyn Closable> = Arc::clone(&queue) as Arc<dyn Closable>;
         let control = Arc::new(Control::new(Modelled::NAME, "Modelled", closable, None));
         let id = control.id;
-        let shared: Arc<dyn Managed> = Arc::new(Shared::<Modelled>::new(control, queue));
+        let shared: Arc<dyn Managed> = Arc::new(Shared::<Modelled>::new(control, queue, None));
 
         let shutting_down = registry.clone();
         let shutdown = thread::spawn(move || {
@@ -366,7 +369,7 @@ fn a_failure_racing_a_shutdown_is_running_or_remembered() {
         let control = Arc::new(Control::new(Modelled::NAME, "Modelled", closable, None));
         let id = control.id;
         let taken = control.exit_taken_flag();
-        let shared: Arc<dyn Managed> = Arc::new(Shared::<Modelled>::new(control, queue));
+        let shared: Arc<dyn Managed> = Arc::new(Shared::<Modelled>::new(control, queue, None));
         registry.insert(shared, false).unwrap();
 
         let shutting_down = registry.clone();

@@ -10,7 +10,7 @@ use crate::ending::{end_before_start, worker_ended};
 use crate::error::{SpawnError, SpawnFailure};
 use crate::handle::{AnyHandle, Handle, Managed, Message, Shared, Tally};
 use crate::ids::{State, ThreadId};
-use crate::launch::{launch, shared_on};
+use crate::launch::{launch, queue_first_runs, shared_on};
 use crate::outcome::Outcome;
 use crate::panics::panic_message;
 use crate::queue::{Inbox, Queue};
@@ -40,6 +40,10 @@ use crate::timing::Timing;
 ///   workers in [`ThreadInfo`](crate::ThreadInfo)), and each worker one more, with the
 ///   pool as its `parent`: a pool of `n` takes `n + 1` places in a registry with a
 ///   limit. A stop or halt of any worker is one of the whole pool.
+/// - **Children.** A worker cannot tie children to itself with
+///   [`Context::spawn_child`](crate::Context::spawn_child) (it fails with
+///   [`SpawnFailure::OnPoolWorker`]): the news of a child's exit comes through the
+///   queue, which every worker serves.
 /// - **Spawning.** `spawn` makes the instances, starts the workers one after another and
 ///   returns once every `startup` has finished. If one fails, the workers started
 ///   before it are stopped, and the error hands back the first instance made.
@@ -145,18 +149,15 @@ pub(crate) fn spawn_pool<T: BackgroundThread>(
         singleton,
         restart,
         workers,
-        ..
+        run_at_once,
     } = declaration;
     let (queue, mut inbox) = Queue::<Message<T>>::new(capacity);
+    // A pool of closure threads runs the body once per worker, on whichever is free.
+    if run_at_once {
+        queue_first_runs(&queue, workers);
+    }
     // The pool's own entry has no time of its own: its workers have it.
     let pool = shared_on(Arc::clone(&queue), name, &Timing::NONE, parent, None);
-    if let Err(failure) = registry.insert(Arc::clone(&pool) as Arc<dyn Managed>, singleton) {
-        return Err(SpawnError {
-            name,
-            failure,
-            thread: first,
-        });
-    }
     let inboxes: Vec<Inbox<Message<T>>> = (0..workers).map(|_| inbox.share()).collect();
     let tally = Arc::new(Tally::new(Arc::clone(&pool), inbox));
     let crew: Vec<Arc<Shared<T>>> = (0..workers)
@@ -178,6 +179,14 @@ pub(crate) fn spawn_pool<T: BackgroundThread>(
             .map(|worker| Arc::clone(&worker.control))
             .collect(),
     );
+    // Only now can the pool be found: a stop or halt of it reaches every worker.
+    if let Err(failure) = registry.insert(Arc::clone(&pool) as Arc<dyn Managed>, singleton) {
+        return Err(SpawnError {
+            name,
+            failure,
+            thread: first,
+        });
+    }
     registered(AnyHandle::new(Arc::clone(&pool) as Arc<dyn Managed>));
 
     let mut first = Some(first);

@@ -35,6 +35,11 @@ impl Control {
         }
     }
 
+    /// Whether this is a pool's worker.
+    pub(crate) fn is_worker(&self) -> bool {
+        matches!(self.crew.get(), Some(Crew::Pool(_)))
+    }
+
     /// The pool this worker serves.
     pub(crate) fn pool(&self) -> Option<Arc<Control>> {
         match self.crew.get() {

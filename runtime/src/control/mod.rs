@@ -244,8 +244,12 @@ impl Control {
         self.queue.close();
     }
 
-    /// How many accepted tasks and calls wait in the queue.
+    /// How many accepted tasks and calls wait in the queue (a pool's, counted on the
+    /// pool: 0 on its workers).
     pub(crate) fn queue_depth(&self) -> usize {
+        if self.is_worker() {
+            return 0;
+        }
         self.queue.len()
     }
 

@@ -66,6 +66,17 @@ pub enum SpawnFailure {
         /// Its id.
         id: ThreadId,
     },
+    /// `Context::spawn_child` was called on a pool's worker. A worker takes its
+    /// messages from the pool's queue, so the news of a child's exit would reach
+    /// whichever worker is free: start the child from the pool's parent, or make both
+    /// children of a `Supervisor`.
+    #[error("`spawn_child` cannot be called on a worker of the pool `{pool}` ({id}): a child's exit would be told to whichever worker is free; start the child from the pool's parent, or make both children of a `Supervisor`")]
+    OnPoolWorker {
+        /// The pool's name.
+        pool: &'static str,
+        /// Its id.
+        id: ThreadId,
+    },
     /// A pool's worker could not be made: the factory panicked (or the type declares
     /// `workers` by hand, without a factory). The workers started before it were
     /// stopped.
