@@ -94,27 +94,22 @@ pub(crate) fn spawn_child<C: BackgroundThread>(
     shutdown_timeout: Duration,
 ) -> Result<Handle<C>, SpawnError<C>> {
     let parent = Arc::clone(ctx.control_arc());
-    if !parent.is_current() {
-        return Err(SpawnError {
+    let refuse = |failure, child: C| {
+        Err(SpawnError {
             name: child.__declaration().name,
-            failure: SpawnFailure::NotOnParentThread {
-                parent: parent.name,
-                id: parent.id,
-            },
+            failure,
             thread: child,
-        });
+        })
+    };
+    if !parent.is_current() {
+        let (parent, id) = (parent.name, parent.id);
+        return refuse(SpawnFailure::NotOnParentThread { parent, id }, child);
     }
     // A worker's messages come from its pool's queue: a child's exit would be told to
     // whichever worker is free, not to this one.
     if let Some(pool) = parent.pool() {
-        return Err(SpawnError {
-            name: child.__declaration().name,
-            failure: SpawnFailure::OnPoolWorker {
-                pool: pool.name,
-                id: pool.id,
-            },
-            thread: child,
-        });
+        let (pool, id) = (pool.name, pool.id);
+        return refuse(SpawnFailure::OnPoolWorker { pool, id }, child);
     }
     let family = Family::of_context(ctx);
     let in_registry = family.map_or_else(|| registry().clone(), |f| f.registry.clone());

@@ -48,40 +48,33 @@ impl Control {
         }
     }
 
+    /// Does `each` to this thread, or, for a pool or a worker, to the pool and every
+    /// worker.
+    fn across_pool(&self, each: fn(&Self)) {
+        if let Some(pool) = self.pool() {
+            return pool.across_pool(each);
+        }
+        each(self);
+        for worker in self.workers() {
+            each(worker);
+        }
+    }
+
     /// Closes the queue, marks the state and cuts interruptible waits short: of the
     /// whole pool, for a pool or a worker.
     pub(crate) fn signal_stop(&self) {
-        if let Some(pool) = self.pool() {
-            return pool.signal_stop();
-        }
-        self.signal_stop_alone();
-        for worker in self.workers() {
-            worker.signal_stop_alone();
-        }
+        self.across_pool(Self::signal_stop_alone);
     }
 
     /// Sets the halt flag, then signals a stop: of the whole pool, for a pool or a
     /// worker.
     pub(crate) fn signal_halt(&self) {
-        if let Some(pool) = self.pool() {
-            return pool.signal_halt();
-        }
-        self.signal_halt_alone();
-        for worker in self.workers() {
-            worker.signal_halt_alone();
-        }
+        self.across_pool(Self::signal_halt_alone);
     }
 
-    /// Runs the `on_stop` hooks, once (see `run_own_stop_hooks`): of every worker, for
-    /// a pool or a worker.
+    /// Runs the `on_stop` hooks, once: of every worker, for a pool or a worker.
     pub(crate) fn run_stop_hooks(&self) {
-        if let Some(pool) = self.pool() {
-            return pool.run_stop_hooks();
-        }
-        self.run_own_stop_hooks();
-        for worker in self.workers() {
-            worker.run_own_stop_hooks();
-        }
+        self.across_pool(Self::run_own_stop_hooks);
     }
 
     /// Runs the `on_stop` hooks that have not run (see `run_stop_hooks`) on a helper
