@@ -49,7 +49,7 @@ fn a_second_sigint_halts_and_the_queue_comes_back() {
         .iter()
         .find(|l| l.starts_with("  cruncher "))
         .unwrap_or_else(|| panic!("no report row: {:#?}", child.stdout));
-    // thread, id, parent, outcome, handled, returned, stop took
+    // thread, id, parent, outcome, handled, undelivered, stop took
     let columns: Vec<&str> = row.split_whitespace().collect();
     assert_eq!(columns[2], "-", "no parent: {row}");
     assert_eq!(columns[3], "halted", "{row}");
@@ -61,7 +61,7 @@ fn a_second_sigint_halts_and_the_queue_comes_back() {
     assert_eq!(
         columns[5],
         returned.len().to_string(),
-        "returned column: {row}"
+        "undelivered column: {row}"
     );
 }
 

@@ -238,6 +238,39 @@ impl Context {
     /// # Errors
     ///
     /// [`Halted`] when the thread was halted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use threadward::{background_thread, BackgroundThread, BoxError, Context, Outcome};
+    ///
+    /// #[background_thread]
+    /// struct Indexer {
+    ///     rounds: u64,
+    /// }
+    ///
+    /// impl BackgroundThread for Indexer {
+    ///     type Task = ();
+    ///     fn handle(&mut self, (): (), ctx: &Context) -> Result<(), BoxError> {
+    ///         loop {
+    ///             // A halt makes this `Err(Halted)`, and `?` ends the task with it.
+    ///             ctx.try_checkpoint()?;
+    ///             self.rounds += 1;
+    ///             std::thread::sleep(Duration::from_millis(1));
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let indexer = Indexer { rounds: 0 }.spawn()?;
+    /// indexer.send(())?;
+    /// while indexer.info().last_checkpoint.is_none() {
+    ///     std::thread::sleep(Duration::from_millis(1));
+    /// }
+    /// indexer.halt();
+    /// assert!(matches!(indexer.join()?.outcome(), Outcome::Halted));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[track_caller]
     #[inline]
     pub fn try_checkpoint(&self) -> Result<(), Halted> {
@@ -309,6 +342,39 @@ impl Context {
     /// # Panics
     ///
     /// Unwinds with [`Halted`] when the thread was halted before or during the wait.
+    ///
+    /// # Examples
+    ///
+    /// A thread that forwards events from a channel of its own until it is stopped: a
+    /// stop ends the wait at once, with no polling.
+    ///
+    /// ```
+    /// use threadward::{background_thread, BackgroundThread, BoxError, Context, Outcome};
+    ///
+    /// #[background_thread]
+    /// struct Forwarder {
+    ///     events: crossbeam_channel::Receiver<u32>,
+    ///     forwarded: u64,
+    /// }
+    ///
+    /// impl BackgroundThread for Forwarder {
+    ///     type Task = ();
+    ///     fn handle(&mut self, (): (), ctx: &Context) -> Result<(), BoxError> {
+    ///         while let Some(_event) = ctx.recv(&self.events) {
+    ///             self.forwarded += 1; // forward it
+    ///         }
+    ///         Ok(()) // stopped (or every sender gone)
+    ///     }
+    /// }
+    ///
+    /// let (events, received) = crossbeam_channel::unbounded();
+    /// let forwarder = Forwarder { events: received, forwarded: 0 }.spawn()?;
+    /// forwarder.send(())?; // start forwarding
+    /// events.send(7)?;
+    /// forwarder.stop(); // the wait in `recv` ends now
+    /// assert!(matches!(forwarder.join()?.outcome(), Outcome::Stopped));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[track_caller]
     pub fn recv<T>(&self, receiver: &channel::Receiver<T>) -> Option<T> {
         let location = Location::caller();

@@ -11,6 +11,32 @@ use crate::thread::BackgroundThread;
 ///
 /// A stopped thread handles everything it accepted, so `undelivered` is empty; a thread
 /// that was halted, failed or panicked returns what was still queued.
+///
+/// # Examples
+///
+/// ```
+/// use threadward::{background_thread, BackgroundThread, BoxError, Context, Outcome};
+///
+/// #[background_thread]
+/// struct Uploader;
+///
+/// impl BackgroundThread for Uploader {
+///     type Task = &'static str;
+///     fn handle(&mut self, file: &'static str, _ctx: &Context) -> Result<(), BoxError> {
+///         Err(format!("disk full while uploading {file}").into())
+///     }
+/// }
+///
+/// let uploader = Uploader.spawn()?;
+/// uploader.send("a.log")?;
+/// uploader.send("b.log")?; // queued behind the failure
+/// let exit = uploader.join()?;
+/// assert!(matches!(exit.outcome(), Outcome::Failed(_)));
+/// assert_eq!(exit.handled(), 1);
+/// // What the thread accepted and never handled comes back: retry it elsewhere.
+/// assert_eq!(exit.into_undelivered(), ["b.log"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Exit<T: BackgroundThread> {
     pub(crate) report: ExitReport,
     pub(crate) undelivered: Vec<T::Task>,
@@ -27,7 +53,8 @@ impl<T: BackgroundThread> Exit<T> {
         &self.report.outcome
     }
 
-    /// How many tasks `handle` was called with.
+    /// How many tasks `handle` was called with (see [`ExitReport::handled`]: one a halt
+    /// unwound out of counts as handled, since it was handed over).
     pub fn handled(&self) -> u64 {
         self.report.handled
     }

@@ -183,6 +183,25 @@ pub fn checkpoint() {
 /// # Errors
 ///
 /// [`Halted`] when the managed thread this runs on was halted.
+///
+/// # Examples
+///
+/// A library function that can be halted when a managed thread calls it, and runs to
+/// its end anywhere else:
+///
+/// ```
+/// fn checksum(blocks: &[Vec<u8>]) -> Result<u32, threadward::Halted> {
+///     let mut sum = 0u32;
+///     for block in blocks {
+///         threadward::try_checkpoint()?;
+///         sum = block.iter().fold(sum, |s, &b| s.wrapping_mul(31).wrapping_add(u32::from(b)));
+///     }
+///     Ok(sum)
+/// }
+///
+/// // Outside a managed thread, nothing is ever halted.
+/// assert!(checksum(&[vec![1, 2], vec![3]]).is_ok());
+/// ```
 #[track_caller]
 #[inline]
 pub fn try_checkpoint() -> Result<(), Halted> {

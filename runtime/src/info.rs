@@ -24,7 +24,8 @@ pub struct ThreadInfo {
     pub type_name: &'static str,
     /// Where it is in its lifecycle.
     pub state: State,
-    /// How many tasks `handle` was called with.
+    /// How many tasks `handle` was called with, so far (see
+    /// [`ExitReport::handled`](crate::ExitReport::handled)).
     pub handled: u64,
     /// How many accepted tasks and calls wait in its queue (0 for a pool's worker: the
     /// queue is the pool's, counted there).

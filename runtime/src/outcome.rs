@@ -10,6 +10,27 @@ use crate::ids::ThreadId;
 pub type SharedError = Arc<dyn std::error::Error + Send + Sync + 'static>;
 
 /// How a thread ended.
+///
+/// # Examples
+///
+/// ```
+/// use threadward::{ExitReport, Outcome};
+///
+/// /// What a service logs about a thread that ended.
+/// fn describe(exit: &ExitReport) -> String {
+///     match exit.outcome() {
+///         Outcome::Stopped | Outcome::DeadlineReached => format!("{} done", exit.name()),
+///         Outcome::Halted => format!("{} halted, {} tasks returned", exit.name(), exit.undelivered()),
+///         outcome if outcome.is_failure() => format!("{} {outcome}", exit.name()),
+///         other => format!("{} ended: {other}", exit.name()),
+///     }
+/// }
+///
+/// let brief = threadward::thread("brief").spawn(|_ctx| Err("no input".into()))?;
+/// let exit = brief.join()?;
+/// assert_eq!(describe(exit.report()), "brief failed: no input");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Outcome {
@@ -117,7 +138,9 @@ impl ExitReport {
         &self.outcome
     }
 
-    /// How many tasks `handle` was called with (including one that failed or panicked).
+    /// How many tasks `handle` was called with: a task is handled once it is handed to
+    /// `handle`, whether `handle` then finished, failed, panicked or was halted in it
+    /// (such a task is not undelivered: it was handed over, and never comes back).
     pub fn handled(&self) -> u64 {
         self.handled
     }

@@ -263,6 +263,31 @@ impl<T: BackgroundThread> Handle<T> {
     ///
     /// [`JoinTimeoutError::Timeout`] if the thread is still running after `timeout`, and
     /// the errors of [`join`](Self::join).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use threadward::{background_thread, BackgroundThread, BoxError, Context, JoinTimeoutError};
+    ///
+    /// #[background_thread]
+    /// struct Idle;
+    ///
+    /// impl BackgroundThread for Idle {
+    ///     type Task = ();
+    ///     fn handle(&mut self, (): (), _ctx: &Context) -> Result<(), BoxError> { Ok(()) }
+    /// }
+    ///
+    /// let idle = Idle.spawn()?;
+    /// // Not stopped: it is still running when the wait runs out.
+    /// let waited = idle.join_timeout(Duration::from_millis(10));
+    /// assert!(matches!(waited, Err(JoinTimeoutError::Timeout)));
+    ///
+    /// idle.stop();
+    /// let exit = idle.join_timeout(Duration::from_secs(10))?;
+    /// assert!(exit.outcome().is_clean());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn join_timeout(&self, timeout: Duration) -> Result<Exit<T>, JoinTimeoutError> {
         if self.control().is_current() {
             return Err(JoinTimeoutError::OwnThread);

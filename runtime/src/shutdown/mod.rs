@@ -300,6 +300,37 @@ enum Event {
 /// Dropping it (or [`wait`](Self::wait) returning) ends the shutdown's hold on the
 /// signals: from then on they take their default action, so a Ctrl-C during the
 /// program's own cleanup ends the process.
+///
+/// # Examples
+///
+/// A service's `main` waits for a signal; here the program triggers the shutdown
+/// itself, as it would on a fatal error of its own.
+///
+/// ```
+/// # use threadward::{background_thread, BackgroundThread, BoxError, Context, Registry, Shutdown};
+/// # #[background_thread] struct Flusher;
+/// # impl BackgroundThread for Flusher {
+/// #     type Task = ();
+/// #     fn handle(&mut self, (): (), _: &Context) -> Result<(), BoxError> { Ok(()) }
+/// # }
+/// let registry = Registry::new();
+/// Flusher.spawn_in(&registry)?;
+/// let shutdown = Shutdown::without_signals().registry(&registry).install()?;
+/// let trigger = std::thread::spawn({
+///     let registry = registry.clone();
+///     move || {
+///         // ... later, on another thread:
+///         assert!(!registry.is_empty());
+///     }
+/// });
+/// trigger.join().unwrap();
+/// shutdown.trigger(); // as a first Ctrl-C would
+/// let report = shutdown.wait(); // every thread stopped, or the ladder's last step taken
+/// assert!(report.is_clean());
+/// assert_eq!(report.exit_code(), 0);
+/// assert!(registry.is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct ShutdownHandle {
     config: Shutdown,

@@ -151,7 +151,7 @@ fn row(f: &mut fmt::Formatter<'_>, thread: &ExitReport) -> fmt::Result {
         .map_or_else(|| "-".to_owned(), |took| format!("{took:.1?}"));
     writeln!(
         f,
-        "  {:<24} {:>6} {:>6}  {:<10} {:>9} {:>9} {:>10}",
+        "  {:<24} {:>6} {:>6}  {:<10} {:>9} {:>11} {:>10}",
         thread.name(),
         thread.id().to_string(),
         thread
@@ -190,8 +190,8 @@ impl fmt::Display for ShutdownReport {
         writeln!(f)?;
         writeln!(
             f,
-            "  {:<24} {:>6} {:>6}  {:<10} {:>9} {:>9} {:>10}",
-            "thread", "id", "parent", "outcome", "handled", "returned", "stop took"
+            "  {:<24} {:>6} {:>6}  {:<10} {:>9} {:>11} {:>10}",
+            "thread", "id", "parent", "outcome", "handled", "undelivered", "stop took"
         )?;
         for thread in &self.threads {
             row(f, thread)?;
