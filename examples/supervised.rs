@@ -16,12 +16,16 @@
 //! cargo run --example supervised
 //! ```
 
+#![cfg_attr(not(unix), allow(dead_code, unused_imports))]
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+#[cfg(unix)]
+use threadward::Shutdown;
 use threadward::{
     background_thread, registry, AnyHandle, BackgroundThread, BoxError, Child, Context, Handle,
-    Shutdown, Strategy, Supervisor, ThreadInfo,
+    Strategy, Supervisor, ThreadInfo,
 };
 
 /// Fails on every third job; restarted in place after a backoff, so the jobs queued
@@ -80,6 +84,13 @@ impl BackgroundThread for Breaker {
     }
 }
 
+#[cfg(not(unix))]
+fn main() {
+    eprintln!("this example shuts its tree down through threadward::Shutdown, which needs Unix");
+    std::process::exit(2);
+}
+
+#[cfg(unix)]
 fn main() -> Result<(), BoxError> {
     // Signals are taken over first: a Ctrl-C now stops the tree gracefully.
     let shutdown = Shutdown::on_signals().install()?;

@@ -37,19 +37,30 @@
 //!
 //! Logs go through `tracing` to stdout; `RUST_LOG` sets the level (`info` by default).
 //! Text from clients is logged escaped (`?` formatting), so it cannot forge log lines.
+//!
+//! The service stops on signals through `threadward::Shutdown`, which is Unix-only: on
+//! other platforms the example only says so.
 
+#[cfg(unix)]
 mod http;
+#[cfg(unix)]
 mod notifier;
+#[cfg(unix)]
 mod routes;
 
+#[cfg(unix)]
 use std::time::Duration;
 
+#[cfg(unix)]
 use threadward::{Declared, Shutdown};
 
+#[cfg(unix)]
 use crate::http::HttpServer;
+#[cfg(unix)]
 use crate::notifier::Notifier;
 
 /// What the HTTP front is allowed: the service's knobs, read once at start.
+#[cfg(unix)]
 #[derive(Debug, Clone)]
 struct Config {
     port: u16,
@@ -65,6 +76,7 @@ struct Config {
     delivery: Duration,
 }
 
+#[cfg(unix)]
 impl Config {
     /// `--port N`, else `PORT`, else 8080; the rest from `NOTIFIER_…` variables.
     fn from_env() -> Result<Self, String> {
@@ -118,6 +130,7 @@ impl Config {
 }
 
 /// The variable `name` as a number, `default` when unset; an error names it.
+#[cfg(unix)]
 fn number<N: std::str::FromStr>(name: &str, default: N) -> Result<N, String>
 where
     N::Err: std::fmt::Display,
@@ -128,6 +141,16 @@ where
     }
 }
 
+#[cfg(not(unix))]
+fn main() {
+    eprintln!(
+        "the notifier stops gracefully on SIGINT and SIGTERM through threadward::Shutdown, \
+         which needs Unix: run it on Linux or macOS"
+    );
+    std::process::exit(2);
+}
+
+#[cfg(unix)]
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let level = std::env::var("RUST_LOG")
         .ok()
