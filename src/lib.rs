@@ -1,4 +1,4 @@
-#![doc = include_str!("../README.md")]
+#![doc = include_str!("guide.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use threadward_macros::{background_thread, checkpointed};
@@ -22,3 +22,9 @@ pub use threadward_runtime::{
 pub mod __private {
     pub use threadward_runtime::__private::*;
 }
+
+/// The README's examples, tested with the crate's (the README is the repository's front
+/// page; the crate's is `guide.md`).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeExamples;
