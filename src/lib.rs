@@ -3,13 +3,14 @@
 
 pub use threadward_macros::{background_thread, checkpointed};
 pub use threadward_runtime::{
-    checkpoint, create, create_in, factory_names, registry, thread, try_checkpoint, AnyHandle,
-    BackgroundThread, BoxError, CallError, CallTimeoutError, CastError, Child, ChildFailed,
-    ClosureThread, Context, CreateError, Declared, Escalation, Exit, ExitReport, Halted, Handle,
-    JoinError, JoinTimeoutError, LastCheckpoint, Manager, MissedTicks, Outcome, Pending, Pool,
-    PushError, Registry, Restart, RestartPolicy, RunError, SendError, SendTimeoutError, Sender,
-    SetEveryError, SharedError, SpawnError, SpawnFailure, State, Strategy, Supervisor,
-    ThreadBuilder, ThreadId, ThreadInfo, Ticking, Timing, TrySendError, WatchError,
+    checkpoint, create, create_in, create_with, create_with_in, factory_names, registry, thread,
+    try_checkpoint, AnyHandle, BackgroundThread, BoxError, CallError, CallTimeoutError, CastError,
+    Child, ChildFailed, ClosureThread, Context, CreateError, Declared, Escalation, Exit,
+    ExitReport, Halted, Handle, JoinError, JoinTimeoutError, LastCheckpoint, Manager, MissedTicks,
+    Outcome, Pending, Pool, PushError, Registry, Restart, RestartPolicy, RunError, SendError,
+    SendTimeoutError, Sender, SetEveryError, Settings, SettingsError, SharedError, SpawnError,
+    SpawnFailure, State, Strategy, Supervisor, ThreadBuilder, ThreadId, ThreadInfo, Ticking,
+    Timing, TrySendError, WatchError,
 };
 #[cfg(unix)]
 #[cfg_attr(docsrs, doc(cfg(unix)))]

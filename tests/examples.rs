@@ -1,5 +1,6 @@
-//! The `ticker`, `manager` and `supervised` examples, run as a user runs them: each ends on its own
-//! within seconds, and what it prints adds up (nothing lost, every job accounted for).
+//! The `ticker`, `manager`, `supervised` and `configured` examples, run as a user runs
+//! them: each ends on its own within seconds, and what it prints adds up (nothing lost,
+//! every job accounted for).
 
 mod service;
 
@@ -145,4 +146,52 @@ fn the_supervised_example_restarts_escalates_and_reports_the_tree() {
     assert!(out.contains("shutdown on trigger"), "{out}");
     assert_eq!(count(&out, " stopped "), 7, "{out}");
     assert_eq!(count(&out, "    failed: broken"), 2, "{out}");
+}
+
+#[test]
+fn the_configured_example_starts_its_threads_from_the_toml_file() {
+    let out = run("configured");
+    for name in ["digest", "flusher", "mailer"] {
+        assert_eq!(count(&out, &format!("started {name} (#")), 1, "{out}");
+        assert_eq!(count(&out, &format!("{name}: stopped")), 1, "{out}");
+    }
+    // The settings reached the factories, the defaults filled in what was left out.
+    assert!(
+        out.contains("mailer: mail to ada@example.com through smtp.example.com (2 retries)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("flusher: flushed a batch of up to 64"),
+        "{out}"
+    );
+    // The digest runs on the schedule from its settings (50 ms, not the declared 1 s),
+    // and saw every event.
+    assert!(out.contains("digest: hourly digest every 50ms"), "{out}");
+    assert!(
+        out.contains("digest: 55 events, 3 digests or more"),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_configured_example_refuses_settings_that_do_not_fit() {
+    let dir = std::env::temp_dir().join(format!("threadward-configured-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let config = dir.join("threads.toml");
+    std::fs::write(&config, "[mailer]\nrelai = \"smtp.example.com\"\n").expect("write");
+    let output = Command::new(service::example("configured"))
+        .arg(&config)
+        .output()
+        .expect("run the example");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("the settings of thread `mailer` do not fit: unknown field `relai`"),
+        "{stderr}"
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stdout).is_empty(),
+        "nothing started"
+    );
 }

@@ -1,7 +1,7 @@
 //! Parses the attribute's arguments: `name = "..."`, `capacity = N`, `factory = path`,
 //! `every = "200ms"`, `missed = "skip"`, `delay = "1s"`, `deadline = "30s"`,
 //! `startup_timeout = "5s"`, `shutdown_timeout = "5s"`, `singleton`, `restart = "on-failure"`, `max_restarts = 3`,
-//! `within = "5s"`, `backoff = "100ms"`, `workers = 4`.
+//! `within = "5s"`, `backoff = "100ms"`, `workers = 4`, `settings = Type`.
 //! Every mistake is recorded and parsing goes on, so one build shows them all.
 
 use proc_macro2::{Span, TokenStream};
@@ -29,6 +29,7 @@ const KEYS: &[&str] = &[
     "within",
     "backoff",
     "workers",
+    "settings",
 ];
 
 /// One argument that parsed, with the span of its key.
@@ -54,6 +55,7 @@ pub(crate) struct Args {
     pub(crate) within: Option<Arg<LitStr>>,
     pub(crate) backoff: Option<Arg<LitStr>>,
     pub(crate) workers: Option<Arg<LitInt>>,
+    pub(crate) settings: Option<Arg<Path>>,
     /// `singleton`, a flag: the span of the word.
     pub(crate) singleton: Option<Span>,
 }
@@ -137,7 +139,11 @@ impl Args {
                 self.add_restart(&key, key_span, &value, errors);
             }
             _ => set(
-                &mut self.factory,
+                if key == "settings" {
+                    &mut self.settings
+                } else {
+                    &mut self.factory
+                },
                 &key,
                 key_span,
                 path_value(&value),
@@ -234,6 +240,7 @@ fn kind(key: &str) -> &'static str {
         "name" | "every" | "missed" | "delay" | "deadline" | "startup_timeout"
         | "shutdown_timeout" | "restart" | "within" | "backoff" => "a string literal",
         "capacity" | "max_restarts" | "workers" => "an integer literal",
+        "settings" => "a path to a type",
         _ => "a path to a function",
     }
 }
@@ -250,6 +257,7 @@ fn example(key: &str) -> &'static str {
         "restart" => "\"on-failure\"",
         "max_restarts" => "3",
         "workers" => "4",
+        "settings" => "MailerSettings",
         "backoff" => "\"100ms\"",
         _ => "Notifier::new",
     }

@@ -168,6 +168,9 @@ fn expand_factory(model: &Model, factory: &Factory) -> TokenStream {
     let private = quote!(::threadward::__private);
     let ident = &model.item.ident;
     let name = syn::LitStr::new(&model.name, model.name_span);
+    if let Some(settings) = &model.settings {
+        return expand_configured(model, factory, settings);
+    }
     let constructor = match factory {
         // `Default::default` if the type has it; otherwise it is spawned by hand only.
         Factory::Default => quote! {
@@ -237,4 +240,36 @@ fn spawn_docs(model: &Model) -> (String, String) {
         model.name
     );
     (spawn_doc, spawn_in_doc)
+}
+
+/// The factory entry of a type declared with `settings = S`: its value is made from
+/// its settings, by the `factory` (a `fn(S) -> Self`) or by `From<S>`.
+fn expand_configured(model: &Model, factory: &Factory, settings: &syn::Path) -> TokenStream {
+    let private = quote!(::threadward::__private);
+    let ident = &model.item.ident;
+    let name = syn::LitStr::new(&model.name, model.name_span);
+    let configure = match factory {
+        Factory::Path(path) => {
+            let span = syn::spanned::Spanned::span(path);
+            quote_spanned!(span=> #path(settings))
+        }
+        Factory::Default => {
+            let span = syn::spanned::Spanned::span(settings);
+            quote_spanned!(span=> <Self as ::core::convert::From<#settings>>::from(settings))
+        }
+    };
+    quote! {
+        const _: () = {
+            impl #private::Configured for #ident {
+                type Settings = #settings;
+                fn configure(settings: #settings) -> Self {
+                    #configure
+                }
+            }
+
+            #private::inventory::submit! {
+                #private::FactoryEntry::configured::<#ident>(#name)
+            }
+        };
+    }
 }

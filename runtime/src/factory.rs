@@ -1,10 +1,12 @@
 //! Creating threads by name. `#[background_thread]` registers every non-generic type
 //! under its name at link time; [`create`] constructs one (with `Default` or the
-//! attribute's `factory`) and spawns it.
+//! attribute's `factory`) and spawns it, and [`create_with`] does so with the
+//! thread's settings from a configuration file (for a type declared with `settings`).
 
 use crate::error::{CreateError, SpawnFailure};
 use crate::handle::AnyHandle;
 use crate::registry::{registry, Registry};
+use crate::settings::{Settings, SettingsError};
 use crate::spawn::spawn_in;
 use crate::thread::BackgroundThread;
 
@@ -20,8 +22,17 @@ pub type Constructor<T> = Option<fn() -> T>;
 pub struct FactoryEntry {
     name: &'static str,
     type_name: fn() -> &'static str,
-    create: fn(&Registry) -> Option<Result<AnyHandle, SpawnFailure>>,
+    create: fn(&Registry, Option<Settings>) -> Result<AnyHandle, Refusal>,
     constructible: fn() -> bool,
+}
+
+/// Why an entry did not create a thread.
+enum Refusal {
+    /// The type has no constructor.
+    NotConstructible,
+    /// The settings did not fit the type's settings type (or it takes none).
+    Settings(SettingsError),
+    Spawn(SpawnFailure),
 }
 
 impl FactoryEntry {
@@ -34,6 +45,27 @@ impl FactoryEntry {
             constructible: constructible::<T>,
         }
     }
+
+    /// The entry of a type declared with `settings`.
+    #[doc(hidden)]
+    pub const fn configured<T: BackgroundThread + Configured>(name: &'static str) -> Self {
+        Self {
+            name,
+            type_name: std::any::type_name::<T>,
+            create: create_configured::<T>,
+            constructible: || true,
+        }
+    }
+}
+
+/// How `create_with` constructs a type declared with `settings = S`: from its settings.
+/// Implemented by `#[background_thread]`.
+#[doc(hidden)]
+pub trait Configured: Sized {
+    /// The settings type: deserialised from the configuration's table for the thread.
+    type Settings: serde::de::DeserializeOwned;
+    /// The `factory` (or `From`) that makes a value from its settings.
+    fn configure(settings: Self::Settings) -> Self;
 }
 
 inventory::collect!(FactoryEntry);
@@ -47,13 +79,32 @@ pub trait Construct: Sized {
 
 fn create_entry<T: BackgroundThread + Construct>(
     registry: &Registry,
-) -> Option<Result<AnyHandle, SpawnFailure>> {
-    let construct = T::constructor()?;
-    Some(
-        spawn_in(construct(), registry)
-            .map(AnyHandle::from)
-            .map_err(|error| error.into_parts().0),
-    )
+    settings: Option<Settings>,
+) -> Result<AnyHandle, Refusal> {
+    if settings.is_some_and(|settings| !settings.is_empty()) {
+        return Err(Refusal::Settings(SettingsError::new(
+            "the type takes no settings (declare `settings = Type` on it)",
+        )));
+    }
+    let construct = T::constructor().ok_or(Refusal::NotConstructible)?;
+    spawn(construct(), registry)
+}
+
+fn create_configured<T: BackgroundThread + Configured>(
+    registry: &Registry,
+    settings: Option<Settings>,
+) -> Result<AnyHandle, Refusal> {
+    let settings = settings
+        .unwrap_or_else(Settings::empty)
+        .deserialize_into::<T::Settings>()
+        .map_err(Refusal::Settings)?;
+    spawn(T::configure(settings), registry)
+}
+
+fn spawn<T: BackgroundThread>(thread: T, registry: &Registry) -> Result<AnyHandle, Refusal> {
+    spawn_in(thread, registry)
+        .map(AnyHandle::from)
+        .map_err(|error| Refusal::Spawn(error.into_parts().0))
 }
 
 fn constructible<T: Construct>() -> bool {
@@ -146,6 +197,90 @@ pub fn create(name: &str) -> Result<AnyHandle, CreateError> {
 ///
 /// As [`create`].
 pub fn create_in(name: &str, registry: &Registry) -> Result<AnyHandle, CreateError> {
+    create_from(name, None, registry)
+}
+
+/// Creates and spawns the thread registered under `name`, in the global [`registry()`],
+/// from its `settings`: the table a configuration file has for it. The type declares
+/// its settings type with `settings = Type` and makes its value from them with its
+/// `factory` (a `fn(Type) -> Self`), or with `From<Type>`.
+///
+/// A type declared without `settings` takes only empty settings; [`create`] is
+/// `create_with` with empty settings, so a settings type whose fields all have
+/// defaults (`#[serde(default)]`) is created by name too.
+///
+/// # Errors
+///
+/// As [`create`], and [`CreateError::Settings`] when the settings do not fit the type's
+/// settings type (a missing or unknown field, a value of the wrong kind), or the type
+/// takes none.
+///
+/// # Examples
+///
+/// ```
+/// use serde::Deserialize;
+/// use threadward::{background_thread, BackgroundThread, BoxError, Context, Settings};
+///
+/// #[derive(Deserialize)]
+/// struct MailerSettings {
+///     relay: String,
+///     #[serde(default = "three")]
+///     retries: u32,
+/// }
+/// fn three() -> u32 { 3 }
+///
+/// #[background_thread(name = "mailer", settings = MailerSettings, factory = Mailer::new)]
+/// struct Mailer {
+///     relay: String,
+///     retries: u32,
+/// }
+///
+/// impl Mailer {
+///     fn new(settings: MailerSettings) -> Self {
+///         Self { relay: settings.relay, retries: settings.retries }
+///     }
+/// }
+///
+/// impl BackgroundThread for Mailer {
+///     type Task = String;
+///     fn handle(&mut self, _mail: String, _ctx: &Context) -> Result<(), BoxError> {
+///         Ok(()) // send it through `self.relay`, trying `self.retries` times
+///     }
+/// }
+///
+/// // The table a configuration file has for `mailer` (TOML, JSON, ...).
+/// let settings: Settings = serde_json::from_str(r#"{"relay": "smtp.example.com"}"#)?;
+/// let mailer = threadward::create_with("mailer", settings)?.downcast::<Mailer>().unwrap();
+/// assert_eq!(mailer.call(|m, _| (m.relay.clone(), m.retries))?, ("smtp.example.com".into(), 3));
+/// mailer.stop();
+///
+/// // Without its relay, the settings do not fit.
+/// let err = threadward::create("mailer").unwrap_err();
+/// assert_eq!(err.to_string(), "the settings of thread `mailer` do not fit: missing field `relay`");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn create_with(name: &str, settings: Settings) -> Result<AnyHandle, CreateError> {
+    create_with_in(name, settings, registry())
+}
+
+/// Like [`create_with`], spawning into `registry`.
+///
+/// # Errors
+///
+/// As [`create_with`].
+pub fn create_with_in(
+    name: &str,
+    settings: Settings,
+    registry: &Registry,
+) -> Result<AnyHandle, CreateError> {
+    create_from(name, Some(settings), registry)
+}
+
+fn create_from(
+    name: &str,
+    settings: Option<Settings>,
+    registry: &Registry,
+) -> Result<AnyHandle, CreateError> {
     let mut matching = inventory::iter::<FactoryEntry>().filter(|entry| entry.name == name);
     let Some(entry) = matching.next() else {
         return Err(CreateError::Unknown {
@@ -170,16 +305,20 @@ pub fn create_in(name: &str, registry: &Registry) -> Result<AnyHandle, CreateErr
             failure: SpawnFailure::ShuttingDown,
         });
     }
-    match (entry.create)(registry) {
-        Some(created) => created.map_err(|failure| CreateError::Spawn {
-            name: name.to_owned(),
-            failure,
-        }),
-        None => Err(CreateError::NotConstructible {
+    (entry.create)(registry, settings).map_err(|refusal| match refusal {
+        Refusal::NotConstructible => CreateError::NotConstructible {
             name: name.to_owned(),
             type_name: (entry.type_name)(),
-        }),
-    }
+        },
+        Refusal::Settings(error) => CreateError::Settings {
+            name: name.to_owned(),
+            error,
+        },
+        Refusal::Spawn(failure) => CreateError::Spawn {
+            name: name.to_owned(),
+            failure,
+        },
+    })
 }
 
 /// The names [`create`] can construct, sorted, each once. (A type with neither a

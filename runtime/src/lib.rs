@@ -10,12 +10,13 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 // The ground floor: ids and states, panic messages, the sync primitives (std's, or
-// loom's), time stamps built on them, the tick schedule and the restart policy.
+// loom's), time stamps built on them, the tick schedule, the restart policy and settings.
 mod ids;
 mod panics;
 mod sync;
 
 mod restart;
+mod settings;
 mod stamp;
 mod timing;
 
@@ -91,7 +92,7 @@ pub use error::{
     SpawnFailure, TrySendError, WatchError,
 };
 pub use exit::Exit;
-pub use factory::{create, create_in, factory_names};
+pub use factory::{create, create_in, create_with, create_with_in, factory_names};
 pub use halt::{checkpoint, try_checkpoint, Halted, LastCheckpoint};
 pub use handle::{AnyHandle, Handle, Sender};
 pub use ids::{State, ThreadId};
@@ -101,6 +102,7 @@ pub use outcome::{ExitReport, Outcome, SharedError};
 pub use pool::Pool;
 pub use registry::{registry, Registry};
 pub use restart::{Restart, RestartPolicy};
+pub use settings::{Settings, SettingsError};
 #[cfg(unix)]
 #[cfg_attr(docsrs, doc(cfg(unix)))]
 pub use shutdown::{
@@ -115,7 +117,7 @@ pub use timing::{MissedTicks, Timing};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::factory::{
-        Construct, Constructor, DefaultProbe, FactoryEntry, ViaDefault, WithoutDefault,
+        Configured, Construct, Constructor, DefaultProbe, FactoryEntry, ViaDefault, WithoutDefault,
     };
     pub use crate::{
         registry, AnyHandle, BackgroundThread, BoxError, Context, Declared, Handle, MissedTicks,

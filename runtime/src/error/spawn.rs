@@ -188,6 +188,15 @@ pub enum CreateError {
         /// The type registered under it.
         type_name: &'static str,
     },
+    /// The settings did not fit the type's settings type (or it takes none): see
+    /// [`create_with`](crate::create_with).
+    #[error("the settings of thread `{name}` do not fit: {error}")]
+    Settings {
+        /// The name asked for.
+        name: String,
+        /// What did not fit.
+        error: crate::SettingsError,
+    },
     /// The thread was constructed but did not start.
     #[error("could not spawn thread `{name}`: {failure}")]
     Spawn {
