@@ -6,7 +6,9 @@ compiles (their normal dependencies, on any target, with every feature) declares
 themselves is held to it by clippy's `incompatible_msrv`, which reads `rust-version`.
 
 Reads `cargo metadata --all-features --locked` on stdin; exits non-zero, naming the
-crates, when one asks for a newer Rust."""
+crates, when one asks for a newer Rust. A crate that declares no `rust-version` passes
+(nothing to check), and the versions checked are the lock file's: a user who resolves
+newer ones may get some that need a newer Rust."""
 
 import json
 import sys
@@ -15,7 +17,9 @@ LIBRARY = {"threadward", "threadward-runtime", "threadward-macros"}
 
 
 def version(text):
-    return tuple(int(part) for part in text.split("."))
+    """`1.80` and `1.80.0` are the same version."""
+    parts = [int(part) for part in text.split(".")]
+    return tuple(parts + [0] * (3 - len(parts)))
 
 
 def main():
@@ -43,7 +47,7 @@ def main():
         wanted = packages[pid].get("rust_version")
         if wanted and version(wanted) > msrv:
             newer.append(f"{packages[pid]['name']} {packages[pid]['version']} needs Rust {wanted}")
-    shown = ".".join(map(str, msrv))
+    shown = ".".join(map(str, msrv[:2]))
     if newer:
         print(f"rust-version {shown} is not met by:\n  " + "\n  ".join(newer))
         sys.exit(1)

@@ -1,8 +1,8 @@
 //! The `#[background_thread]` attribute of [threadward](https://docs.rs/threadward).
 //! Use it through the `threadward` crate, which documents it.
-//!
-//! The attribute runs in three stages: `args` parses the arguments, `model`
-//! validates them against the struct, `expand` writes the glue.
+
+// The attribute runs in three stages: `args` parses the arguments, `model` validates
+// them against the struct, `expand` writes the glue.
 
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 

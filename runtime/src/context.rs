@@ -339,6 +339,10 @@ impl Context {
     /// stop (or the thread's `deadline`) cut the wait short or the channel is
     /// disconnected. Like a checkpoint, it unwinds if the thread was halted.
     ///
+    /// The channel is a [crossbeam-channel](https://docs.rs/crossbeam-channel) 0.5 one
+    /// (`crossbeam_channel::Receiver`), which the wait selects on together with the
+    /// stop; a `std::sync::mpsc` receiver cannot be waited on this way.
+    ///
     /// # Panics
     ///
     /// Unwinds with [`Halted`] when the thread was halted before or during the wait.

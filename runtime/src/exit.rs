@@ -10,7 +10,8 @@ use crate::thread::BackgroundThread;
 /// that were accepted but not handled.
 ///
 /// A stopped thread handles everything it accepted, so `undelivered` is empty; a thread
-/// that was halted, failed or panicked returns what was still queued.
+/// that was halted, failed or panicked, whose `startup` failed, or that was stopped
+/// before its delayed start returns what was still queued.
 ///
 /// # Examples
 ///

@@ -2,9 +2,9 @@
 //! registry, the factory and the shutdown ladder. Use it through the `threadward`
 //! crate, which re-exports everything here together with the `#[background_thread]`
 //! attribute.
-//!
-//! The modules form a one-way stack, listed below from the ground up: each uses only
-//! modules listed before it.
+
+// The modules form a one-way stack, listed below from the ground up: each uses only
+// modules listed before it.
 
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

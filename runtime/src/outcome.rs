@@ -46,12 +46,14 @@ pub enum Outcome {
     /// It was halted: it unwound at a checkpoint (or stopped between tasks), ran
     /// `shutdown`, and returned the tasks it had not handled.
     Halted,
-    /// `handle` (or a closure run by `call`/`cast`) panicked. `shutdown` ran.
+    /// `handle` panicked, or `tick`, a closure run by `call`/`cast`, a closure thread's
+    /// body or `child_exited` did. `shutdown` ran.
     Panicked {
         /// The panic's message.
         message: String,
     },
-    /// `handle` returned an error. `shutdown` ran.
+    /// `handle` returned an error, or `tick`, a closure thread's body or
+    /// `child_exited` did. `shutdown` ran.
     Failed(SharedError),
     /// `startup` returned an error or panicked: `handle` and `shutdown` never ran, and
     /// the tasks sent meanwhile (through a handle from the registry) were returned.

@@ -293,6 +293,7 @@ impl Registry {
     /// Marks the registry as shutting down and returns its threads, the last-started
     /// first, and the unclean exits nobody took: in one step, so that every thread is
     /// either refused, running, or ended and remembered.
+    #[cfg(unix)]
     pub(crate) fn begin_shutdown(&self) -> (Vec<AnyHandle>, Vec<Remembered>) {
         let mut threads = self.threads();
         threads.shutting_down = true;

@@ -21,6 +21,8 @@ impl<T: BackgroundThread> Sender<T> {
     /// Queues a task, awaiting room while a bounded queue is full: [`send`](Self::send)
     /// for async code, which must not block its executor's thread.
     ///
+    /// Needs the `async` feature.
+    ///
     /// Dropping the future before it resolves queues nothing; the task is dropped
     /// with it. (Wrap it in your runtime's timeout to bound the wait.)
     ///
@@ -67,6 +69,8 @@ impl<T: BackgroundThread> Handle<T> {
     /// Queues a task, awaiting room while a bounded queue is full. See
     /// [`Sender::send_async`].
     ///
+    /// Needs the `async` feature.
+    ///
     /// # Errors
     ///
     /// Fails, handing the task back, once the thread is stopping or has ended.
@@ -77,6 +81,8 @@ impl<T: BackgroundThread> Handle<T> {
     /// Runs `f` on the thread, after the tasks queued before it, and resolves to its
     /// value: [`call`](Self::call) for async code, awaiting room in a full bounded
     /// queue and then the answer, without blocking the executor's thread.
+    ///
+    /// Needs the `async` feature.
     ///
     /// Dropping the future before the closure was queued queues nothing; dropping it
     /// after does not unqueue it: the closure still runs and its value is dropped.
@@ -129,6 +135,8 @@ impl<T: BackgroundThread> Handle<T> {
     /// to run; awaits room in a full bounded queue. [`cast`](Self::cast) for async
     /// code.
     ///
+    /// Needs the `async` feature.
+    ///
     /// # Errors
     ///
     /// [`CastError::Closed`] once the thread is stopping or has ended;
@@ -154,6 +162,8 @@ impl<T: BackgroundThread> Handle<T> {
 
     /// Resolves once the thread has ended, to its [`Exit`]: [`join`](Self::join) for
     /// async code. Like `join`, it does not stop the thread.
+    ///
+    /// Needs the `async` feature.
     ///
     /// When it resolves, `shutdown` has run and the thread's value has been dropped.
     /// Unlike `join`, it does not wait for the OS thread to exit: the thread publishes

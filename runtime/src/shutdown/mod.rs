@@ -316,15 +316,10 @@ enum Event {
 /// let registry = Registry::new();
 /// Flusher.spawn_in(&registry)?;
 /// let shutdown = Shutdown::without_signals().registry(&registry).install()?;
-/// let trigger = std::thread::spawn({
-///     let registry = registry.clone();
-///     move || {
-///         // ... later, on another thread:
-///         assert!(!registry.is_empty());
-///     }
+/// std::thread::scope(|scope| {
+///     // Another thread of the program decides it is time to go.
+///     scope.spawn(|| shutdown.trigger()); // as a first Ctrl-C would
 /// });
-/// trigger.join().unwrap();
-/// shutdown.trigger(); // as a first Ctrl-C would
 /// let report = shutdown.wait(); // every thread stopped, or the ladder's last step taken
 /// assert!(report.is_clean());
 /// assert_eq!(report.exit_code(), 0);
