@@ -228,3 +228,38 @@ fn a_pool_of_closure_threads_runs_the_body_once_per_worker() {
     pool.stop();
     assert_eq!(pool.join_timeout(BOUND).unwrap().handled(), 3);
 }
+
+/// Restarted on `true`; its factory and `Default` say where an instance came from.
+#[background_thread(restart = "on-failure", backoff = "1ms")]
+struct Tagged {
+    made_by: &'static str,
+}
+
+impl Default for Tagged {
+    fn default() -> Self {
+        Self { made_by: "default" }
+    }
+}
+
+impl BackgroundThread for Tagged {
+    type Task = bool;
+    fn handle(&mut self, fail: bool, _: &Context) -> Result<(), BoxError> {
+        if fail {
+            return Err("fail".into());
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_runtime_pool_restarts_its_workers_with_make() {
+    let registry = Registry::new();
+    let pool = Pool::new(workers(1), || Tagged { made_by: "make" })
+        .spawn_in(&registry)
+        .unwrap();
+    pool.send(true).unwrap();
+    wait_for(|| pool.info().restarts == 1, "a restart");
+    assert_eq!(pool.call(|t, _| t.made_by).unwrap(), "make");
+    pool.stop();
+    pool.join_timeout(BOUND).unwrap();
+}

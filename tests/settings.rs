@@ -254,3 +254,59 @@ fn settings_read_from_toml_as_a_configuration_file_gives_them() {
     indexer.stop();
     indexer.join().unwrap();
 }
+
+/// Fails on `true`; restarted from its settings, in a pool of two.
+#[derive(Deserialize, Clone)]
+struct ShardSettings {
+    shard: String,
+}
+
+#[background_thread(name = "shards", settings = ShardSettings, restart = "on-failure", backoff = "1ms", workers = 2)]
+struct Shard {
+    shard: String,
+}
+
+impl From<ShardSettings> for Shard {
+    fn from(settings: ShardSettings) -> Self {
+        Self {
+            shard: settings.shard,
+        }
+    }
+}
+
+impl BackgroundThread for Shard {
+    type Task = bool;
+    fn handle(&mut self, fail: bool, _: &Context) -> Result<(), BoxError> {
+        if fail {
+            return Err("shard lost".into());
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_pool_created_from_settings_makes_and_restarts_its_workers_from_them() {
+    let registry = Registry::new();
+    let pool = create_with_in("shards", settings(r#"{"shard": "eu-1"}"#), &registry)
+        .unwrap()
+        .downcast::<Shard>()
+        .ok()
+        .unwrap();
+    assert_eq!(pool.info().workers, 2);
+    pool.send(true).unwrap();
+    let waited = std::time::Instant::now();
+    while pool.info().restarts == 0 {
+        assert!(
+            waited.elapsed() < std::time::Duration::from_secs(30),
+            "no restart"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    // Every instance, the restarted one too, has the settings.
+    for _ in 0..4 {
+        assert_eq!(pool.call(|s, _| s.shard.clone()).unwrap(), "eu-1");
+    }
+    pool.stop();
+    let exit = pool.join().unwrap();
+    assert_eq!((exit.restarts(), exit.handled()), (1, 1));
+}

@@ -41,12 +41,10 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
     let restart = model
         .restart
         .as_ref()
-        .map(|restart| restart.expand(model.factory.as_ref()));
+        .map(|restart| restart.expand(model.factory.as_ref(), model.settings.is_some()));
     // A pool makes its extra workers as a restart makes a fresh value.
     let workers = model.workers.map(|(workers, key)| {
-        let rebuild = model
-            .restart
-            .is_none()
+        let rebuild = (model.restart.is_none() && model.settings.is_none())
             .then(|| crate::restart::rebuild(model.factory.as_ref(), key));
         quote! {
             const WORKERS: usize = #workers;

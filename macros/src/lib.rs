@@ -49,7 +49,7 @@ use quote::ToTokens;
 /// | `max_restarts = 3`, `within = "5s"` | the intensity: more restarts than that within the window end the thread for good (give both, only with `restart`) | 3 within 5 s |
 /// | `backoff = "100ms"` | the wait before a restart, doubling with each one in a row (up to 32 times), with jitter (only with `restart`) | 100 ms |
 /// | `singleton` | while a thread of the type is alive in a registry, another `spawn` fails with `SpawnFailure::AlreadyRunning` | any number |
-/// | `settings = Type` | `threadward::create_with` makes the value from its settings (a configuration file's table for the name, deserialised into `Type`) with the `factory`, then a `fn(Type) -> Self`, or with `From<Type>`; not with `restart` or `workers` | no settings |
+/// | `settings = Type` | `threadward::create_with` makes the value from its settings (a configuration file's table for the name, deserialised into `Type`) with the `factory`, then a `fn(Type) -> Self`, or with `From<Type>`; a restart, and a pool's other workers, are made from the same settings | no settings |
 /// | `workers = 4` | a pool: `spawn` starts this many workers on one queue, the value given and the others from the factory (`factory`, or `Default`); see `threadward::Pool` | 1 |
 ///
 /// Durations are string literals parsed at compile time: integer parts, largest unit
@@ -101,7 +101,7 @@ use quote::ToTokens;
 /// `restart` policy, `max_restarts` without `within` (or the other way round) or zero,
 /// restart settings without `restart`, `restart` or `workers` on a generic struct or on
 /// a type with neither `factory` nor `Default`, `workers = 0`, `settings` on a generic
-/// struct or with `restart` or `workers`. Without
+/// struct. Without
 /// `impl BackgroundThread` (or, with `every`, `impl Ticking`) the error says what is
 /// missing; so does an `impl BackgroundThread`
 /// for a type without the attribute, and one for a type that is not `Send + 'static`.

@@ -127,15 +127,12 @@ impl Model {
             (None, _) => None,
         };
         let workers = args.workers.and_then(|arg| workers(arg, generic, errors));
-        let settings = args.settings.and_then(|arg| {
-            settings(
-                arg,
-                generic,
-                restart.is_some(),
-                workers.is_some(),
-                &name,
-                errors,
-            )
+        let settings = args.settings.and_then(|Arg { key, value }| {
+            if generic {
+                errors.push(not_on_generic("settings", key, &name));
+                return None;
+            }
+            Some(value)
         });
         let shutdown_timeout = args
             .shutdown_timeout
@@ -157,33 +154,6 @@ impl Model {
             settings,
         })
     }
-}
-
-/// `settings`: a type path, on a concrete struct that neither restarts nor pools (their
-/// fresh values come from a factory without arguments).
-fn settings(
-    arg: Arg<syn::Path>,
-    generic: bool,
-    restart: bool,
-    workers: bool,
-    name: &str,
-    errors: &mut Errors,
-) -> Option<syn::Path> {
-    let Arg { key, value } = arg;
-    let fresh = match (restart, workers) {
-        _ if generic => {
-            errors.push(not_on_generic("settings", key, name));
-            return None;
-        }
-        (true, _) => "`restart` makes a fresh value",
-        (false, true) => "`workers` makes the other workers",
-        (false, false) => return Some(value),
-    };
-    errors.push(syn::Error::new(
-        key,
-        format!("{fresh} through a factory that takes no arguments, and a type with `settings` has none (yet): leave one of them out"),
-    ));
-    None
 }
 
 /// `workers`: a whole number from 1; `None` for 1 (a thread, not a pool).

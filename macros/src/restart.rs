@@ -104,8 +104,10 @@ impl Restart {
         })
     }
 
-    /// The `RESTART` and `__rebuild` of the type's `Declared` impl.
-    pub(crate) fn expand(&self, factory: Option<&Factory>) -> TokenStream {
+    /// The `RESTART` and `__rebuild` of the type's `Declared` impl (no `__rebuild` for
+    /// a type with `settings`: its fresh values come from the settings it was created
+    /// with).
+    pub(crate) fn expand(&self, factory: Option<&Factory>, settings: bool) -> TokenStream {
         let private = quote!(::threadward::__private);
         let nanos = |nanos: u64| quote!(::core::time::Duration::from_nanos(#nanos));
         let intensity = self.intensity.map(|(max, within)| {
@@ -118,7 +120,7 @@ impl Restart {
         });
         // Spanned on the `restart` key: a type without `Default` (and no `factory`) is
         // told there.
-        let rebuild = rebuild(factory, self.key);
+        let rebuild = (!settings).then(|| rebuild(factory, self.key));
         quote! {
             const RESTART: #private::Restart = #private::Restart::ON_FAILURE #intensity #backoff;
             #rebuild

@@ -118,7 +118,7 @@ pub(crate) fn spawn_child<C: BackgroundThread>(
     let told = Arc::clone(&refused);
     let silenced = Arc::clone(&refused);
     // Tied before the child's OS thread starts: no exit can come before the hook.
-    let spawned = spawn_in_with(child, &in_registry, Some(parent.id), |handle| {
+    let registered = |handle: crate::handle::AnyHandle| {
         let control = Arc::clone(handle.control());
         parent.adopt(ChildLink {
             control: Arc::clone(&control),
@@ -132,7 +132,8 @@ pub(crate) fn spawn_child<C: BackgroundThread>(
                 }
             }));
         }
-    });
+    };
+    let spawned = spawn_in_with(child, &in_registry, Some(parent.id), registered, None);
     if spawned.is_err() {
         refused.store(true, Ordering::Release);
     }

@@ -5,10 +5,12 @@
 
 use crate::error::{CreateError, SpawnFailure};
 use crate::handle::AnyHandle;
+use crate::lives::Rebuild;
 use crate::registry::{registry, Registry};
 use crate::settings::{Settings, SettingsError};
-use crate::spawn::spawn_in;
+use crate::spawn::{spawn_in, spawn_in_with};
 use crate::thread::BackgroundThread;
+use std::sync::Arc;
 
 /// How to construct a registered type, if it can be: `Default::default`, the
 /// attribute's `factory`, or nothing (the type is then spawned by hand only).
@@ -94,11 +96,19 @@ fn create_configured<T: BackgroundThread + Configured>(
     registry: &Registry,
     settings: Option<Settings>,
 ) -> Result<AnyHandle, Refusal> {
-    let settings = settings
-        .unwrap_or_else(Settings::empty)
+    let settings = settings.unwrap_or_else(Settings::empty);
+    let first = settings
+        .clone()
         .deserialize_into::<T::Settings>()
         .map_err(Refusal::Settings)?;
-    spawn(T::configure(settings), registry)
+    // A restart, and a pool's other workers, are made from the same settings.
+    let rebuild: Rebuild<T> = Arc::new(move || {
+        let settings = settings.clone().deserialize_into::<T::Settings>().ok()?;
+        Some(T::configure(settings))
+    });
+    spawn_in_with(T::configure(first), registry, None, |_| {}, Some(rebuild))
+        .map(AnyHandle::from)
+        .map_err(|error| Refusal::Spawn(error.into_parts().0))
 }
 
 fn spawn<T: BackgroundThread>(thread: T, registry: &Registry) -> Result<AnyHandle, Refusal> {

@@ -13,6 +13,7 @@ use crate::ending::{abandon_lost, end_unstarted};
 use crate::error::SpawnFailure;
 use crate::handle::{Message, Shared, Tally};
 use crate::ids::ThreadId;
+use crate::lives::Rebuild;
 use crate::queue::{Closable, Inbox, Queue};
 use crate::registry::Registry;
 use crate::restart::Restart;
@@ -28,8 +29,8 @@ pub(crate) fn launch<T: BackgroundThread>(
     shared: &Arc<Shared<T>>,
     inbox: Inbox<Message<T>>,
     registry: &Registry,
-    timing: Timing,
-    restart: Restart,
+    (timing, restart): (Timing, Restart),
+    rebuild: Option<Rebuild<T>>,
 ) -> Result<(), (SpawnFailure, T)> {
     let name = shared.control.name;
     // The value and the inbox are handed over only once the OS thread exists, so that a
@@ -40,6 +41,7 @@ pub(crate) fn launch<T: BackgroundThread>(
     let start = Start {
         timing,
         restart,
+        rebuild,
         answer: started_tx,
         gate: Arc::clone(&gate),
     };

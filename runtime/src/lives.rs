@@ -19,6 +19,10 @@ use crate::serve::{serve, Served};
 use crate::thread::BackgroundThread;
 use crate::timing::{after, MissedTicks};
 
+/// How a fresh value is made for a restart: the type's factory unless the thread was
+/// made otherwise (a pool's `make`, or the settings it was created with).
+pub(crate) type Rebuild<T> = std::sync::Arc<dyn Fn() -> Option<T> + Send + Sync>;
+
 /// What the lives of a thread work on: its context, queue, counts and time.
 pub(crate) struct Life<'a, T: BackgroundThread> {
     pub(crate) ctx: &'a Context,
@@ -28,6 +32,8 @@ pub(crate) struct Life<'a, T: BackgroundThread> {
     pub(crate) missed: MissedTicks,
     /// The declared period: a fresh value ticks at it again.
     pub(crate) every: Option<Duration>,
+    /// Makes the fresh value; `None` for the type's factory.
+    pub(crate) rebuild: Option<Rebuild<T>>,
 }
 
 /// Serves `thread`, and its replacements, until the thread ends for good: how it ended,
@@ -123,7 +129,10 @@ fn wait_backoff(control: &Control, backoff: Duration) {
 /// failed.
 fn build_and_start<T: BackgroundThread>(life: &Life<'_, T>) -> Result<T, Outcome> {
     let (ctx, control) = (life.ctx, life.ctx.control());
-    let built = panic::catch_unwind(T::__rebuild);
+    let built = panic::catch_unwind(AssertUnwindSafe(|| match &life.rebuild {
+        Some(rebuild) => rebuild(),
+        None => T::__rebuild(),
+    }));
     let mut fresh = match built {
         Ok(Some(fresh)) => fresh,
         Ok(None) => {

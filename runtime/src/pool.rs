@@ -11,6 +11,7 @@ use crate::error::{SpawnError, SpawnFailure};
 use crate::handle::{AnyHandle, Handle, Managed, Message, Shared, Tally};
 use crate::ids::{State, ThreadId};
 use crate::launch::{launch, queue_first_runs, shared_on};
+use crate::lives::Rebuild;
 use crate::outcome::Outcome;
 use crate::panics::panic_message;
 use crate::queue::{Inbox, Queue};
@@ -33,7 +34,7 @@ use crate::timing::Timing;
 ///
 /// - **Failures.** A worker declared with `restart` is restarted in place when it fails,
 ///   as a thread is: the queue is not touched, so nothing queued is lost (the fresh
-///   instance comes from the type's factory, as for any restart, not from `make`). A
+///   instance comes from `make`). A
 ///   worker that ends for good (it failed and may not restart, or a stop or halt
 ///   reached it) stops the pool: the others handle what is queued, then end.
 /// - **In the registry.** The pool is one entry (its handle, its name, the sum of its
@@ -79,7 +80,7 @@ use crate::timing::Timing;
 /// ```
 pub struct Pool<T> {
     workers: NonZeroUsize,
-    make: Box<dyn Fn() -> T + Send + Sync>,
+    make: Arc<dyn Fn() -> T + Send + Sync>,
 }
 
 impl<T: BackgroundThread> Pool<T> {
@@ -87,7 +88,7 @@ impl<T: BackgroundThread> Pool<T> {
     pub fn new(workers: NonZeroUsize, make: impl Fn() -> T + Send + Sync + 'static) -> Self {
         Self {
             workers,
-            make: Box::new(make),
+            make: Arc::new(make),
         }
     }
 
@@ -118,8 +119,9 @@ impl<T: BackgroundThread> Pool<T> {
         let first = (self.make)();
         let mut declaration = first.__declaration();
         declaration.workers = self.workers.get();
-        let more = || Some((self.make)());
-        spawn_pool(first, &more, declaration, registry, None, |_| {})
+        let make = Arc::clone(&self.make);
+        let rebuild: Rebuild<T> = Arc::new(move || Some(make()));
+        spawn_pool(first, declaration, registry, (None, |_| {}), Some(&rebuild))
     }
 }
 
@@ -131,16 +133,18 @@ impl<T> std::fmt::Debug for Pool<T> {
     }
 }
 
-/// Spawns a pool of `declaration.workers` workers: `first` and instances from `more`.
+/// Spawns a pool of `declaration.workers` workers: `first` and instances from `rebuild`
+/// (the type's factory if `None`), as a child of `parent` if given, telling `registered`
+/// the pool's handle once it is in the registry. A restarted worker is made by
+/// `rebuild` too.
 /// The instances from `more` start first, `first` last, so that a failure before it
 /// hands `first` back untouched.
 pub(crate) fn spawn_pool<T: BackgroundThread>(
     first: T,
-    more: &dyn Fn() -> Option<T>,
     declaration: Declaration,
     registry: &Registry,
-    parent: Option<ThreadId>,
-    registered: impl FnOnce(AnyHandle),
+    (parent, registered): (Option<ThreadId>, impl FnOnce(AnyHandle)),
+    rebuild: Option<&Rebuild<T>>,
 ) -> Result<Handle<T>, SpawnError<T>> {
     let Declaration {
         name,
@@ -160,25 +164,7 @@ pub(crate) fn spawn_pool<T: BackgroundThread>(
     let pool = shared_on(Arc::clone(&queue), name, &Timing::NONE, parent, None);
     let inboxes: Vec<Inbox<Message<T>>> = (0..workers).map(|_| inbox.share()).collect();
     let tally = Arc::new(Tally::new(Arc::clone(&pool), inbox));
-    let crew: Vec<Arc<Shared<T>>> = (0..workers)
-        .map(|_| {
-            let pool_of = Some(Arc::clone(&tally));
-            let worker = shared_on(
-                Arc::clone(&queue),
-                name,
-                &timing,
-                Some(pool.control.id),
-                pool_of,
-            );
-            worker.control.serve_pool(&pool.control);
-            worker
-        })
-        .collect();
-    pool.control.set_workers(
-        crew.iter()
-            .map(|worker| Arc::clone(&worker.control))
-            .collect(),
-    );
+    let crew = crew(&pool, &tally, &queue, workers, &timing);
     // Only now can the pool be found: a stop or halt of it reaches every worker.
     if let Err(failure) = registry.insert(Arc::clone(&pool) as Arc<dyn Managed>, singleton) {
         return Err(SpawnError {
@@ -203,11 +189,21 @@ pub(crate) fn spawn_pool<T: BackgroundThread>(
             Some(first) if last => Ok(first),
             unused => {
                 first = unused;
-                make(more)
+                make(rebuild)
             }
         };
         let started = match instance {
-            Ok(instance) => start_worker(instance, worker, inbox, registry, timing, restart),
+            Ok(instance) => {
+                let rebuild = rebuild.cloned();
+                start_worker(
+                    instance,
+                    worker,
+                    inbox,
+                    registry,
+                    (timing, restart),
+                    rebuild,
+                )
+            }
             Err(failure) => {
                 end_unlaunched(worker, &inbox, registry);
                 Err(failure)
@@ -242,21 +238,49 @@ pub(crate) fn spawn_pool<T: BackgroundThread>(
     Ok(Handle::new(pool))
 }
 
+/// The workers' shared state, tied to the pool's both ways.
+fn crew<T: BackgroundThread>(
+    pool: &Shared<T>,
+    tally: &Arc<Tally<T>>,
+    queue: &Arc<Queue<Message<T>>>,
+    workers: usize,
+    timing: &Timing,
+) -> Vec<Arc<Shared<T>>> {
+    let crew: Vec<Arc<Shared<T>>> = (0..workers)
+        .map(|_| {
+            let pool_of = Some(Arc::clone(tally));
+            let parent = Some(pool.control.id);
+            let worker = shared_on(
+                Arc::clone(queue),
+                pool.control.name,
+                timing,
+                parent,
+                pool_of,
+            );
+            worker.control.serve_pool(&pool.control);
+            worker
+        })
+        .collect();
+    let controls = crew.iter().map(|worker| Arc::clone(&worker.control));
+    pool.control.set_workers(controls.collect());
+    crew
+}
+
 /// Starts one worker with `instance`: how that failed, with the instance.
 fn start_worker<T: BackgroundThread>(
     instance: T,
     worker: &Arc<Shared<T>>,
     inbox: Inbox<Message<T>>,
     registry: &Registry,
-    timing: Timing,
-    restart: crate::restart::Restart,
+    time: (Timing, crate::restart::Restart),
+    rebuild: Option<Rebuild<T>>,
 ) -> Result<(), (SpawnFailure, Option<T>)> {
     if let Err(failure) = registry.insert(Arc::clone(worker) as Arc<dyn Managed>, false) {
         end_unlaunched(worker, &inbox, registry);
         return Err((failure, Some(instance)));
     }
     // A worker that fails to start has ended, counted in the pool's end.
-    launch(instance, worker, inbox, registry, timing, restart)
+    launch(instance, worker, inbox, registry, time, rebuild)
         .map_err(|(failure, instance)| (failure, Some(instance)))
 }
 
@@ -270,9 +294,13 @@ fn end_unlaunched<T: BackgroundThread>(
     worker.control.mark_finished();
 }
 
-/// One more instance from the factory.
-fn make<T>(more: &dyn Fn() -> Option<T>) -> Result<T, (SpawnFailure, Option<T>)> {
-    match panic::catch_unwind(AssertUnwindSafe(more)) {
+/// One more instance: from `rebuild`, or the type's factory.
+fn make<T: BackgroundThread>(rebuild: Option<&Rebuild<T>>) -> Result<T, (SpawnFailure, Option<T>)> {
+    let made = panic::catch_unwind(AssertUnwindSafe(|| match rebuild {
+        Some(rebuild) => rebuild(),
+        None => T::__rebuild(),
+    }));
+    match made {
         Ok(Some(instance)) => Ok(instance),
         Ok(None) => Err(not_made("the type has no factory to make it with")),
         Err(payload) => Err(not_made(&format!(

@@ -15,7 +15,7 @@ use crate::error::SpawnFailure;
 use crate::family::Family;
 use crate::handle::{Managed, Message, Shared};
 use crate::ids::State;
-use crate::lives::{drop_instance, live, shut_down, start_up, Life};
+use crate::lives::{drop_instance, live, shut_down, start_up, Life, Rebuild};
 use crate::outcome::Outcome;
 use crate::panics::panic_message;
 use crate::queue::Inbox;
@@ -32,6 +32,8 @@ pub(crate) type Started<T> = Result<(), (SpawnFailure, T)>;
 pub(crate) struct Start<T> {
     pub(crate) timing: Timing,
     pub(crate) restart: Restart,
+    /// How a restart makes a fresh value, when not with the type's factory.
+    pub(crate) rebuild: Option<Rebuild<T>>,
     pub(crate) answer: channel::Sender<Started<T>>,
     pub(crate) gate: Arc<StartupGate>,
 }
@@ -81,6 +83,7 @@ pub(crate) fn run<T: BackgroundThread>(
     let Start {
         timing,
         restart,
+        rebuild,
         answer: started,
         gate,
     } = start;
@@ -136,6 +139,7 @@ pub(crate) fn run<T: BackgroundThread>(
         undelivered: &mut undelivered,
         missed: timing.missed(),
         every: timing.every(),
+        rebuild,
     };
     let (mut outcome, last) = live(thread, &mut life, restart);
     // A failed thread takes no more work; a stopped one has closed already.

@@ -9,6 +9,7 @@ use crate::error::SpawnError;
 use crate::handle::{AnyHandle, Handle, Managed};
 use crate::ids::ThreadId;
 use crate::launch::{launch, make_shared};
+use crate::lives::Rebuild;
 use crate::pool::spawn_pool;
 use crate::registry::Registry;
 use crate::thread::{BackgroundThread, Declaration};
@@ -20,22 +21,25 @@ pub(crate) fn spawn_in<T: BackgroundThread>(
     thread: T,
     registry: &Registry,
 ) -> Result<Handle<T>, SpawnError<T>> {
-    spawn_in_with(thread, registry, None, |_| {})
+    spawn_in_with(thread, registry, None, |_| {}, None)
 }
 
 /// [`spawn_in`], as a child of `parent` if given, telling `registered` the thread's
 /// handle as soon as it is in the registry, before its `startup` runs: for a caller who
-/// must be able to stop it meanwhile, or to learn of its exit whenever it comes.
+/// must be able to stop it meanwhile, or to learn of its exit whenever it comes. A
+/// restart (and a pool's other workers) makes fresh values with `rebuild` if given,
+/// else with the type's factory.
 pub(crate) fn spawn_in_with<T: BackgroundThread>(
     thread: T,
     registry: &Registry,
     parent: Option<ThreadId>,
     registered: impl FnOnce(AnyHandle),
+    rebuild: Option<Rebuild<T>>,
 ) -> Result<Handle<T>, SpawnError<T>> {
     let declaration = thread.__declaration();
     if declaration.workers > 1 {
-        let more = || T::__rebuild();
-        return spawn_pool(thread, &more, declaration, registry, parent, registered);
+        let rebuild = rebuild.as_ref();
+        return spawn_pool(thread, declaration, registry, (parent, registered), rebuild);
     }
     let Declaration {
         name,
@@ -55,7 +59,7 @@ pub(crate) fn spawn_in_with<T: BackgroundThread>(
         });
     }
     registered(AnyHandle::new(Arc::clone(&shared) as Arc<dyn Managed>));
-    match launch(thread, &shared, inbox, registry, timing, restart) {
+    match launch(thread, &shared, inbox, registry, (timing, restart), rebuild) {
         Ok(()) => Ok(Handle::new(shared)),
         Err((failure, thread)) => Err(SpawnError {
             name,

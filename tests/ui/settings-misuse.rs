@@ -3,6 +3,8 @@ use threadward::{background_thread, BackgroundThread, BoxError, Context};
 #[derive(Default)]
 struct JobSettings;
 
+fn _uses(_: JobSettings) {}
+
 // `settings` names a type, not a string.
 #[background_thread(settings = "JobSettings")]
 struct Quoted;
@@ -13,15 +15,6 @@ struct Generic<T: Send + 'static> {
     item: Option<T>,
 }
 
-// A restart makes a fresh value through a factory without arguments.
-#[background_thread(settings = JobSettings, restart = "on-failure")]
-#[derive(Default)]
-struct Restarted;
-
-// So does a pool for its other workers.
-#[background_thread(settings = JobSettings, workers = 2)]
-#[derive(Default)]
-struct Pooled;
 
 macro_rules! handles_nothing {
     ($($ty:ty),*) => {$(
@@ -34,6 +27,6 @@ macro_rules! handles_nothing {
     )*};
 }
 
-handles_nothing!(Quoted, Restarted, Pooled);
+handles_nothing!(Quoted);
 
 fn main() {}

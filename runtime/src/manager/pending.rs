@@ -74,7 +74,7 @@ impl<T: BackgroundThread> Launch for T {
         registry: &Registry,
         registered: &mut dyn FnMut(AnyHandle),
     ) -> Result<AnyHandle, Pending> {
-        match spawn_in_with(*self, registry, None, registered) {
+        match spawn_in_with(*self, registry, None, registered, None) {
             Ok(handle) => Ok(handle.into()),
             Err(error) => Err(Pending {
                 name: error.name,

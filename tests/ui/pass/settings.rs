@@ -29,6 +29,18 @@ impl Mailer {
     }
 }
 
+// Restarted, and pooled, from the settings it was created with.
+#[background_thread(name = "relays", settings = RelaySettings, restart = "on-failure", workers = 2)]
+struct Relays {
+    host: String,
+}
+
+impl From<RelaySettings> for Relays {
+    fn from(settings: RelaySettings) -> Self {
+        Self { host: settings.host }
+    }
+}
+
 macro_rules! handles_nothing {
     ($($ty:ty),*) => {$(
         impl BackgroundThread for $ty {
@@ -41,7 +53,7 @@ macro_rules! handles_nothing {
     )*};
 }
 
-handles_nothing!(Relay, Mailer);
+handles_nothing!(Relay, Mailer, Relays);
 
 fn main() {
     let settings: threadward::Settings = serde_json::from_str(r#"{"host": "relay"}"#).unwrap();
