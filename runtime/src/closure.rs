@@ -87,6 +87,22 @@ pub fn thread(name: &'static str) -> ThreadBuilder {
 
 /// How a closure thread is run: made by [`thread`], ended by
 /// [`spawn`](Self::spawn) or [`build`](Self::build).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use threadward::MissedTicks;
+///
+/// // A heartbeat every 10 ms, for at most 50 ms; the body runs at every tick.
+/// let heartbeat = threadward::thread("heartbeat")
+///     .every(Duration::from_millis(10))
+///     .missed(MissedTicks::Skip)
+///     .deadline(Duration::from_millis(50))
+///     .spawn(|_ctx| Ok(()))?;
+/// assert!(heartbeat.join()?.outcome().is_clean()); // stopped at its deadline
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy)]
 #[must_use = "a builder does nothing until `spawn` is called"]
 pub struct ThreadBuilder {

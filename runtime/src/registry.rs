@@ -213,6 +213,28 @@ impl Registry {
     /// runs their `on_stop` hooks here, so a hook that blocks keeps no thread from being
     /// asked. Does not wait for them to end: join the handles (or use
     /// [`AnyHandle::join_timeout`]) for that.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use threadward::Registry;
+    ///
+    /// let registry = Registry::new();
+    /// for name in ["a", "b", "c"] {
+    ///     threadward::thread(name).spawn_in(&registry, |ctx| {
+    ///         ctx.sleep(Duration::from_secs(3600)); // cut short by the stop
+    ///         Ok(())
+    ///     })?;
+    /// }
+    /// let handles = registry.handles();
+    /// registry.stop_all();
+    /// for handle in handles {
+    ///     assert!(handle.join_timeout(Duration::from_secs(10))?.outcome().is_clean());
+    /// }
+    /// assert!(registry.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stop_all(&self) {
         let threads = self.newest_first();
         for thread in &threads {

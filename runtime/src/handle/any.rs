@@ -51,6 +51,34 @@ impl AnyHandle {
     /// # Errors
     ///
     /// Returns `self` unchanged when the thread is not a `T`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use threadward::{background_thread, BackgroundThread, BoxError, Context, Registry};
+    ///
+    /// #[background_thread(name = "counter")]
+    /// #[derive(Default)]
+    /// struct Counter { n: u64 }
+    ///
+    /// impl BackgroundThread for Counter {
+    ///     type Task = u64;
+    ///     fn handle(&mut self, n: u64, _ctx: &Context) -> Result<(), BoxError> {
+    ///         self.n += n;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let registry = Registry::new();
+    /// Counter::default().spawn_in(&registry)?;
+    /// // Found by name, as the registry and the factory give it: typed again to send.
+    /// let found = registry.find("counter").ok_or("not running")?;
+    /// let counter = found.downcast::<Counter>().map_err(|_| "not a Counter")?;
+    /// counter.send(2)?;
+    /// assert_eq!(counter.call(|c, _| c.n)?, 2);
+    /// registry.stop_all();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn downcast<T: BackgroundThread>(self) -> Result<Handle<T>, AnyHandle> {
         if !self.is::<T>() {
             return Err(self);

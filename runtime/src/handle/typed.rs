@@ -96,6 +96,45 @@ impl<T: BackgroundThread> Handle<T> {
     ///
     /// [`TrySendError::Full`] if a bounded queue is full, [`TrySendError::Closed`] once
     /// the thread is stopping or has ended; both hand the task back.
+    ///
+    /// # Examples
+    ///
+    /// Load shedding: when the thread is behind, the caller keeps the task (to retry,
+    /// or to answer "busy") instead of waiting.
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use threadward::{background_thread, BackgroundThread, BoxError, Context, TrySendError};
+    ///
+    /// #[background_thread(capacity = 1)]
+    /// struct Slow {
+    ///     gate: mpsc::Receiver<()>,
+    /// }
+    ///
+    /// impl BackgroundThread for Slow {
+    ///     type Task = u32;
+    ///     fn handle(&mut self, _: u32, _ctx: &Context) -> Result<(), BoxError> {
+    ///         Ok(self.gate.recv()?) // waits until the test lets it go
+    ///     }
+    /// }
+    ///
+    /// let (open, gate) = mpsc::channel();
+    /// let slow = Slow { gate }.spawn()?;
+    /// slow.send(1)?; // taken by `handle`, which waits
+    /// while slow.info().queue_depth > 0 {
+    ///     std::thread::yield_now();
+    /// }
+    /// slow.send(2)?; // fills the queue of one
+    /// match slow.try_send(3) {
+    ///     Err(TrySendError::Full(task)) => assert_eq!(task, 3), // handed back at once
+    ///     other => panic!("expected a full queue, got {other:?}"),
+    /// }
+    /// open.send(())?;
+    /// open.send(())?;
+    /// slow.stop();
+    /// assert_eq!(slow.join()?.handled(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn try_send(&self, task: T::Task) -> Result<(), TrySendError<T::Task>> {
         self.sender.try_send(task)
     }

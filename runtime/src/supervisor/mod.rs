@@ -186,6 +186,24 @@ impl Supervisor {
     }
 
     /// The running generation of the first child named `name`, if it runs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use threadward::{background_thread, BackgroundThread, BoxError, Child, Context, Supervisor};
+    /// # #[background_thread(name = "fetcher")] #[derive(Default)] struct Fetcher;
+    /// # impl BackgroundThread for Fetcher {
+    /// #     type Task = String;
+    /// #     fn handle(&mut self, _url: String, _: &Context) -> Result<(), BoxError> { Ok(()) }
+    /// # }
+    /// let tree = Supervisor::new("crawler").child(Child::new(Fetcher::default)).spawn()?;
+    /// // The supervisor's state lives on its thread: ask it with `call`.
+    /// let fetcher = tree.call(|s, _| s.find("fetcher"))?.ok_or("no fetcher")?;
+    /// assert_eq!(fetcher.info().parent, Some(tree.id()));
+    /// tree.stop();
+    /// tree.join()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn find(&self, name: &str) -> Option<AnyHandle> {
         self.spec
             .children
