@@ -40,11 +40,11 @@ pub(crate) fn end<T: BackgroundThread>(
     // pool's.
     stop_pool(&tally.pool.control);
     shared.control.mark_exit_taken();
-    let report = outcome.clone();
+    let for_pool = outcome.clone();
     salvaging(shared, registry, handled, || {
         finish(shared, registry, ended_as, outcome, handled, Vec::new());
     });
-    worker_ended(tally, registry, Some(&report), handled, undelivered);
+    worker_ended(tally, registry, Some(&for_pool), handled, undelivered);
 }
 
 /// How a thread that ended with `outcome` stays.
@@ -82,7 +82,7 @@ pub(crate) fn worker_ended<T: BackgroundThread>(
     pool.control.mark_stopping();
     salvaging(pool, registry, totals.handled, || {
         let mut undelivered = totals.undelivered;
-        tally.collect_rest(&mut undelivered);
+        tally.with_inbox(|inbox| collect_undelivered(inbox, &mut undelivered));
         let ended_as = state_after(&totals.outcome);
         finish(
             pool,

@@ -129,23 +129,8 @@ fn wait_backoff(control: &Control, backoff: Duration) {
 /// failed.
 fn build_and_start<T: BackgroundThread>(life: &Life<'_, T>) -> Result<T, Outcome> {
     let (ctx, control) = (life.ctx, life.ctx.control());
-    let built = panic::catch_unwind(AssertUnwindSafe(|| match &life.rebuild {
-        Some(rebuild) => rebuild(),
-        None => T::__rebuild(),
-    }));
-    let mut fresh = match built {
-        Ok(Some(fresh)) => fresh,
-        Ok(None) => {
-            return Err(Outcome::StartupFailed {
-                message: "the type has no factory to restart it with".to_owned(),
-            })
-        }
-        Err(payload) => {
-            return Err(Outcome::StartupFailed {
-                message: format!("the factory panicked: {}", panic_message(payload)),
-            })
-        }
-    };
+    let mut fresh =
+        make_fresh(life.rebuild.as_ref()).map_err(|message| Outcome::StartupFailed { message })?;
     control.count_restart();
     // The fresh value starts as declared: not with the hooks or period of the one it
     // replaces.
@@ -160,6 +145,20 @@ fn build_and_start<T: BackgroundThread>(life: &Life<'_, T>) -> Result<T, Outcome
             drop_instance(fresh, control);
             Err(outcome_of(&failure))
         }
+    }
+}
+
+/// A fresh value: from `rebuild`, or the type's factory; what went wrong if there is
+/// none (the type has no factory) or it panicked.
+pub(crate) fn make_fresh<T: BackgroundThread>(rebuild: Option<&Rebuild<T>>) -> Result<T, String> {
+    let made = panic::catch_unwind(AssertUnwindSafe(|| match rebuild {
+        Some(rebuild) => rebuild(),
+        None => T::__rebuild(),
+    }));
+    match made {
+        Ok(Some(fresh)) => Ok(fresh),
+        Ok(None) => Err("the type has no factory to make a fresh value with".to_owned()),
+        Err(payload) => Err(format!("the factory panicked: {}", panic_message(payload))),
     }
 }
 

@@ -3,7 +3,6 @@
 //! returns; each worker is an entry too, a child of the pool.
 
 use std::num::NonZeroUsize;
-use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 
 use crate::ending::{end_before_start, worker_ended};
@@ -11,9 +10,8 @@ use crate::error::{SpawnError, SpawnFailure};
 use crate::handle::{AnyHandle, Handle, Managed, Message, Shared, Tally};
 use crate::ids::{State, ThreadId};
 use crate::launch::{launch, queue_first_runs, shared_on};
-use crate::lives::Rebuild;
+use crate::lives::{make_fresh, Rebuild};
 use crate::outcome::Outcome;
-use crate::panics::panic_message;
 use crate::queue::{Inbox, Queue};
 use crate::registry::{registry, Registry};
 use crate::thread::{BackgroundThread, Declaration};
@@ -296,25 +294,5 @@ fn end_unlaunched<T: BackgroundThread>(
 
 /// One more instance: from `rebuild`, or the type's factory.
 fn make<T: BackgroundThread>(rebuild: Option<&Rebuild<T>>) -> Result<T, (SpawnFailure, Option<T>)> {
-    let made = panic::catch_unwind(AssertUnwindSafe(|| match rebuild {
-        Some(rebuild) => rebuild(),
-        None => T::__rebuild(),
-    }));
-    match made {
-        Ok(Some(instance)) => Ok(instance),
-        Ok(None) => Err(not_made("the type has no factory to make it with")),
-        Err(payload) => Err(not_made(&format!(
-            "the factory panicked: {}",
-            panic_message(payload)
-        ))),
-    }
-}
-
-fn not_made<T>(message: &str) -> (SpawnFailure, Option<T>) {
-    (
-        SpawnFailure::WorkerNotMade {
-            message: message.to_owned(),
-        },
-        None,
-    )
+    make_fresh(rebuild).map_err(|message| (SpawnFailure::WorkerNotMade { message }, None))
 }

@@ -144,11 +144,13 @@ impl Control {
         }
     }
 
-    /// A pool's workers, each waited for (see `wait_exit_timeout`) until `until`:
-    /// whether they all finished.
-    pub(crate) fn workers_finished(&self, until: Instant) -> bool {
+    /// A pool's workers, each waited for (see `wait_exit_timeout`) until `until`, or
+    /// for ever: whether they all finished.
+    pub(crate) fn workers_finished(&self, until: Option<Instant>) -> bool {
         self.workers().iter().all(|worker| {
-            let left = until.saturating_duration_since(Instant::now());
+            let left = until.map_or(Duration::MAX, |until| {
+                until.saturating_duration_since(Instant::now())
+            });
             worker.wait_exit_timeout(left).is_some()
         })
     }

@@ -167,14 +167,7 @@ impl Control {
         let report = exit.report.clone().filter(|_| exit.finished);
         drop(exit);
         // A pool's workers published first; their OS threads may still be finishing.
-        let workers_finished = || match until {
-            Some(until) => self.workers_finished(until),
-            None => self
-                .workers()
-                .iter()
-                .all(|w| w.wait_exit_timeout(timeout).is_some()),
-        };
-        if report.is_some() && workers_finished() {
+        if report.is_some() && self.workers_finished(until) {
             self.join_os_thread();
             return report;
         }

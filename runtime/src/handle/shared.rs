@@ -195,15 +195,10 @@ impl<T: BackgroundThread> Tally<T> {
         })
     }
 
-    /// Receives what is left in the pool's closed queue, once every worker has ended:
-    /// the tasks are returned, the calls dropped unanswered.
-    pub(crate) fn collect_rest(&self, undelivered: &mut Vec<T::Task>) {
-        let left = self.left();
-        while let Some(message) = left.inbox.next(|| ()) {
-            if let Message::Task(task) = message {
-                undelivered.push(task);
-            }
-        }
+    /// Runs `f` with the pool's own inbox: for the last to end, which receives what is
+    /// left in the queue.
+    pub(crate) fn with_inbox<R>(&self, f: impl FnOnce(&Inbox<Message<T>>) -> R) -> R {
+        f(&self.left().inbox)
     }
 }
 

@@ -5,8 +5,8 @@
 //! of its handles), so the thread never `select!`s. The channel is the crate's own:
 //! many senders and the thread as its one receiver, unbounded ([`list`]) or bounded
 //! ([`array`]), and closable. (A pool's workers share one queue: their inboxes take
-//! turns, one receive at a time, under a lock of their own; see [`Inbox::share`].) Closing sets a mark in the same atomic word that a send
-//! advances to reserve its place, so every send is either queued, and then received
+//! turns, one receive at a time, under a lock of their own; see [`Inbox::share`].)
+//! Closing sets a mark in the same atomic word that a send advances to reserve its place, so every send is either queued, and then received
 //! before the receiver sees the end, or refused with its item handed back; whatever
 //! senders race the close, nothing is dropped. A send costs one compare-and-swap (the
 //! reservation), the store that publishes the slot and the load that finds whether the
