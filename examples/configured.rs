@@ -1,7 +1,8 @@
 //! Threads started from a configuration file: each table of `configured.toml` names a
 //! thread type (registered by `#[background_thread]`) and holds its settings, which
 //! `threadward::create_with` deserialises into the type's own settings type and hands
-//! to its factory. The schedule of the `digest` thread comes from its settings too.
+//! to its factory. A thread's `threadward` table changes its declaration: the mailer's
+//! restart policy, the digest's schedule and the flusher's pool size come from the file.
 //!
 //! ```text
 //! cargo run --example configured                  # reads examples/configured.toml
@@ -50,6 +51,10 @@ impl Mailer {
 impl BackgroundThread for Mailer {
     type Task = String;
     fn handle(&mut self, to: String, _ctx: &Context) -> Result<(), BoxError> {
+        if to.is_empty() {
+            // The configured restart policy restarts the mailer after this.
+            return Err("a mail without a recipient".into());
+        }
         println!(
             "mailer: mail to {to} through {} ({} retries)",
             self.relay, self.retries
@@ -61,14 +66,12 @@ impl BackgroundThread for Mailer {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DigestSettings {
-    every_ms: u64,
     title: String,
 }
 
-/// Sums up what it saw, on a schedule its settings give.
+/// Sums up what it saw, every second unless the configuration says otherwise.
 #[background_thread(name = "digest", settings = DigestSettings, every = "1s")]
 struct Digest {
-    every: Duration,
     title: String,
     seen: u64,
     digests: u32,
@@ -77,7 +80,6 @@ struct Digest {
 impl From<DigestSettings> for Digest {
     fn from(settings: DigestSettings) -> Self {
         Self {
-            every: Duration::from_millis(settings.every_ms.max(1)),
             title: settings.title,
             seen: 0,
             digests: 0,
@@ -88,9 +90,8 @@ impl From<DigestSettings> for Digest {
 impl BackgroundThread for Digest {
     type Task = u64;
     fn startup(&mut self, ctx: &Context) -> Result<(), BoxError> {
-        // The declared period is a default: the configuration's replaces it.
-        ctx.set_every(self.every)?;
-        println!("digest: {} every {:?}", self.title, self.every);
+        let every = ctx.every().unwrap_or_default();
+        println!("digest: {} every {every:?}", self.title);
         Ok(())
     }
     fn handle(&mut self, events: u64, _ctx: &Context) -> Result<(), BoxError> {
@@ -174,12 +175,14 @@ fn run() -> Result<(), BoxError> {
 
     for thread in &started {
         if let Ok(mailer) = thread.clone().downcast::<Mailer>() {
+            mailer.send(String::new())?; // fails: the mailer restarts
             mailer.send("ada@example.com".into())?;
         } else if let Ok(digest) = thread.clone().downcast::<Digest>() {
             for events in 1..=10 {
                 digest.send(events)?;
             }
         } else if let Ok(flusher) = thread.clone().downcast::<Flusher>() {
+            println!("flusher: {} workers", flusher.info().workers);
             flusher.send(())?;
         }
     }
@@ -206,10 +209,11 @@ fn run() -> Result<(), BoxError> {
     for thread in started {
         let exit = thread.join_timeout(Duration::from_secs(10))?;
         println!(
-            "{}: {} ({} handled)",
+            "{}: {} ({} handled, {} restarts)",
             exit.name(),
             exit.outcome(),
-            exit.handled()
+            exit.handled(),
+            exit.restarts()
         );
     }
     Ok(())

@@ -164,9 +164,15 @@ fn the_configured_example_starts_its_threads_from_the_toml_file() {
         out.contains("flusher: flushed a batch of up to 64"),
         "{out}"
     );
-    // The digest runs on the schedule from its settings (50 ms, not the declared 1 s),
-    // and saw every event.
+    // The `threadward` tables changed the declarations: the digest runs every 50 ms
+    // (not the declared 1 s) and saw every event; the flusher is a pool of 2; the
+    // mailer restarted after its failed mail and then sent the next one.
     assert!(out.contains("digest: hourly digest every 50ms"), "{out}");
+    assert!(out.contains("flusher: 2 workers"), "{out}");
+    assert!(
+        out.contains("mailer: stopped (2 handled, 1 restarts)"),
+        "{out}"
+    );
     assert!(
         out.contains("digest: 55 events, 3 digests or more"),
         "{out}"
@@ -178,20 +184,28 @@ fn the_configured_example_refuses_settings_that_do_not_fit() {
     let dir = std::env::temp_dir().join(format!("threadward-configured-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a temporary directory");
     let config = dir.join("threads.toml");
-    std::fs::write(&config, "[mailer]\nrelai = \"smtp.example.com\"\n").expect("write");
-    let output = Command::new(service::example("configured"))
-        .arg(&config)
-        .output()
-        .expect("run the example");
+    for (toml, error) in [
+        (
+            "[mailer]\nrelai = \"smtp.example.com\"\n",
+            "the settings of thread `mailer` do not fit: unknown field `relai`",
+        ),
+        (
+            "[flusher.threadward]\nevery = \"1s\"\n",
+            "the settings of thread `flusher` do not fit: `threadward.every`: the type is declared without `every`",
+        ),
+    ] {
+        std::fs::write(&config, toml).expect("write");
+        let output = Command::new(service::example("configured"))
+            .arg(&config)
+            .output()
+            .expect("run the example");
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(error), "{stderr}");
+        assert!(
+            String::from_utf8_lossy(&output.stdout).is_empty(),
+            "nothing started"
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("the settings of thread `mailer` do not fit: unknown field `relai`"),
-        "{stderr}"
-    );
-    assert!(
-        String::from_utf8_lossy(&output.stdout).is_empty(),
-        "nothing started"
-    );
 }

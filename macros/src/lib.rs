@@ -55,6 +55,10 @@ use quote::ToTokens;
 /// Durations are string literals parsed at compile time: integer parts, largest unit
 /// first, from `h`, `m`, `s`, `ms`, `us`, `ns` (`"250ms"`, `"1m30s"`), more than zero.
 ///
+/// A thread created by name from a configuration (`threadward::create_with`) may have
+/// every key but `name`, `factory`, `settings` and `singleton` changed by the
+/// `threadward` table of its settings, with the same rules.
+///
 /// Generic structs can be declared and spawned, but `create` needs one concrete type, so
 /// they get no factory entry and take neither `name` nor `factory`.
 ///

@@ -6,10 +6,11 @@
 use crate::error::{CreateError, SpawnFailure};
 use crate::handle::AnyHandle;
 use crate::lives::Rebuild;
+use crate::overrides::Overrides;
 use crate::registry::{registry, Registry};
 use crate::settings::{Settings, SettingsError};
-use crate::spawn::{spawn_in, spawn_in_with};
-use crate::thread::BackgroundThread;
+use crate::spawn::spawn_declared;
+use crate::thread::{BackgroundThread, Declaration};
 use std::sync::Arc;
 
 /// How to construct a registered type, if it can be: `Default::default`, the
@@ -35,6 +36,12 @@ enum Refusal {
     /// The settings did not fit the type's settings type (or it takes none).
     Settings(SettingsError),
     Spawn(SpawnFailure),
+}
+
+impl From<SettingsError> for Refusal {
+    fn from(error: SettingsError) -> Self {
+        Self::Settings(error)
+    }
 }
 
 impl FactoryEntry {
@@ -83,20 +90,26 @@ fn create_entry<T: BackgroundThread + Construct>(
     registry: &Registry,
     settings: Option<Settings>,
 ) -> Result<AnyHandle, Refusal> {
-    if settings.is_some_and(|settings| !settings.is_empty()) {
+    let mut settings = settings.unwrap_or_else(Settings::empty);
+    let overrides = Overrides::take(&mut settings)?;
+    if !settings.is_empty() {
         return Err(Refusal::Settings(SettingsError::new(
             "the type takes no settings (declare `settings = Type` on it)",
         )));
     }
     let construct = T::constructor().ok_or(Refusal::NotConstructible)?;
-    spawn(construct(), registry)
+    let declaration = declaration::<T>(&overrides)?;
+    // A restart, and a pool's other workers, are made as the first value was.
+    let rebuild: Rebuild<T> = Arc::new(move || Some(construct()));
+    spawn(construct(), declaration, registry, rebuild)
 }
 
 fn create_configured<T: BackgroundThread + Configured>(
     registry: &Registry,
     settings: Option<Settings>,
 ) -> Result<AnyHandle, Refusal> {
-    let settings = settings.unwrap_or_else(Settings::empty);
+    let mut settings = settings.unwrap_or_else(Settings::empty);
+    let declaration = declaration::<T>(&Overrides::take(&mut settings)?)?;
     let first = settings
         .clone()
         .deserialize_into::<T::Settings>()
@@ -106,13 +119,21 @@ fn create_configured<T: BackgroundThread + Configured>(
         let settings = settings.clone().deserialize_into::<T::Settings>().ok()?;
         Some(T::configure(settings))
     });
-    spawn_in_with(T::configure(first), registry, None, |_| {}, Some(rebuild))
-        .map(AnyHandle::from)
-        .map_err(|error| Refusal::Spawn(error.into_parts().0))
+    spawn(T::configure(first), declaration, registry, rebuild)
 }
 
-fn spawn<T: BackgroundThread>(thread: T, registry: &Registry) -> Result<AnyHandle, Refusal> {
-    spawn_in(thread, registry)
+/// What `T` declares, changed by `overrides`: checked before any value is made.
+fn declaration<T: BackgroundThread>(overrides: &Overrides) -> Result<Declaration, Refusal> {
+    Ok(overrides.apply(Declaration::of::<T>())?)
+}
+
+fn spawn<T: BackgroundThread>(
+    thread: T,
+    declaration: Declaration,
+    registry: &Registry,
+    rebuild: Rebuild<T>,
+) -> Result<AnyHandle, Refusal> {
+    spawn_declared(thread, declaration, registry, (None, |_| {}), Some(rebuild))
         .map(AnyHandle::from)
         .map_err(|error| Refusal::Spawn(error.into_parts().0))
 }
@@ -219,11 +240,20 @@ pub fn create_in(name: &str, registry: &Registry) -> Result<AnyHandle, CreateErr
 /// `create_with` with empty settings, so a settings type whose fields all have
 /// defaults (`#[serde(default)]`) is created by name too.
 ///
+/// The settings' `threadward` table, if any, is not handed to the factory: it changes
+/// what the type declares, with the attribute's keys and rules (`every`, `missed`,
+/// `restart`, `max_restarts`, `within`, `backoff`, `workers`, `capacity`, `deadline`,
+/// `delay`, `startup_timeout`, `shutdown_timeout`; durations as `"250ms"` or
+/// `"1m30s"`). Any registered type takes it, declared with `settings` or not. A
+/// restarted instance, and a pool's other workers, are made the way the first was.
+///
 /// # Errors
 ///
 /// As [`create`], and [`CreateError::Settings`] when the settings do not fit the type's
 /// settings type (a missing or unknown field, a value of the wrong kind), or the type
-/// takes none.
+/// takes none, or the `threadward` table does not fit the type (an unknown key, a
+/// value of the wrong kind, `every` for a type declared without it, `max_restarts`
+/// without `within`): found before the factory runs, and nothing starts.
 ///
 /// # Examples
 ///
@@ -267,6 +297,15 @@ pub fn create_in(name: &str, registry: &Registry) -> Result<AnyHandle, CreateErr
 /// // Without its relay, the settings do not fit.
 /// let err = threadward::create("mailer").unwrap_err();
 /// assert_eq!(err.to_string(), "the settings of thread `mailer` do not fit: missing field `relay`");
+///
+/// // The `threadward` table changes the declaration: here, a pool of 4 that restarts.
+/// let settings: Settings = serde_json::from_str(r#"{
+///     "relay": "smtp.example.com",
+///     "threadward": {"workers": 4, "restart": "on-failure", "backoff": "50ms"}
+/// }"#)?;
+/// let mailers = threadward::create_with("mailer", settings)?;
+/// assert_eq!(mailers.info().workers, 4);
+/// mailers.stop();
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn create_with(name: &str, settings: Settings) -> Result<AnyHandle, CreateError> {

@@ -73,7 +73,9 @@ mod closure;
 
 mod manager;
 
+// Creating threads by name, from configuration (which may change their declaration).
 mod factory;
+mod overrides;
 #[cfg(unix)]
 mod shutdown;
 

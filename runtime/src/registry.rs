@@ -193,6 +193,23 @@ impl Registry {
     }
 
     /// The thread with this id, if it is in the registry.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use threadward::Registry;
+    ///
+    /// let registry = Registry::new();
+    /// let busy = |ctx: &threadward::Context| { ctx.sleep(Duration::from_secs(3600)); Ok(()) };
+    /// let id = threadward::thread("indexer").spawn_in(&registry, busy)?.id();
+    /// let found = registry.get(id).ok_or("not running")?; // an id is `Copy`: keep it
+    /// assert_eq!(found.name(), "indexer");
+    /// found.stop();
+    /// found.join_timeout(Duration::from_secs(10))?;
+    /// assert!(registry.get(id).is_none()); // an ended thread leaves the registry
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get(&self, id: ThreadId) -> Option<AnyHandle> {
         self.threads()
             .running
@@ -247,6 +264,23 @@ impl Registry {
 
     /// Halts every thread, the last-started first (see `Handle::halt`): all of them at
     /// once, then runs their `on_stop` hooks here. Does not wait.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use threadward::{Outcome, Registry};
+    ///
+    /// let registry = Registry::new();
+    /// let crawler = threadward::thread("crawler").spawn_in(&registry, |ctx| {
+    ///     ctx.sleep(Duration::from_secs(3600)); // a long fetch, cut short by the halt
+    ///     Ok(())
+    /// })?;
+    /// registry.halt_all();
+    /// let exit = crawler.join_timeout(Duration::from_secs(10))?;
+    /// assert!(matches!(exit.outcome(), Outcome::Halted));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn halt_all(&self) {
         let threads = self.newest_first();
         for thread in &threads {

@@ -10,7 +10,8 @@ use serde::de::{self, Deserialize, Deserializer, IntoDeserializer, Visitor};
 /// A thread's settings, as a configuration file gives them: the table (or object) for
 /// one thread name, read with serde from TOML, JSON or any self-describing format, and
 /// kept as written. [`create_with`](crate::create_with) deserialises the thread type's
-/// own settings type (declared with `settings = Type`) from it.
+/// own settings type (declared with `settings = Type`) from it, after taking out the
+/// `threadward` table, which changes the thread's declaration (see there).
 ///
 /// # Examples
 ///
@@ -73,6 +74,30 @@ impl Settings {
     /// the wrong kind.
     pub fn deserialize_into<T: de::DeserializeOwned>(self) -> Result<T, SettingsError> {
         T::deserialize(self.0)
+    }
+
+    /// Takes the entry `key` out of these settings, if they are a table that has it.
+    pub(crate) fn take(&mut self, key: &str) -> Option<Self> {
+        let Value::Table(entries) = &mut self.0 else {
+            return None;
+        };
+        let at = entries.iter().position(|(name, _)| name == key)?;
+        Some(Self(entries.remove(at).1))
+    }
+
+    /// The entries of these settings, which must be a table (`what` names them in the
+    /// error if they are not).
+    pub(crate) fn into_entries(self, what: &str) -> Result<Vec<(String, Self)>, SettingsError> {
+        match self.0 {
+            Value::Table(entries) => Ok(entries
+                .into_iter()
+                .map(|(key, value)| (key, Self(value)))
+                .collect()),
+            other => Err(SettingsError(format!(
+                "{what} must be a table; found {}",
+                other.kind()
+            ))),
+        }
     }
 }
 

@@ -37,6 +37,18 @@ pub(crate) fn spawn_in_with<T: BackgroundThread>(
     rebuild: Option<Rebuild<T>>,
 ) -> Result<Handle<T>, SpawnError<T>> {
     let declaration = thread.__declaration();
+    spawn_declared(thread, declaration, registry, (parent, registered), rebuild)
+}
+
+/// [`spawn_in_with`], as `declaration` says rather than the type (a configuration
+/// changed it).
+pub(crate) fn spawn_declared<T: BackgroundThread>(
+    thread: T,
+    declaration: Declaration,
+    registry: &Registry,
+    (parent, registered): (Option<ThreadId>, impl FnOnce(AnyHandle)),
+    rebuild: Option<Rebuild<T>>,
+) -> Result<Handle<T>, SpawnError<T>> {
     if declaration.workers > 1 {
         let rebuild = rebuild.as_ref();
         return spawn_pool(thread, declaration, registry, (parent, registered), rebuild);

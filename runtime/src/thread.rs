@@ -210,16 +210,11 @@ pub trait Declared {
     /// How this value is spawned: what the type declares, or (for a closure thread)
     /// what its builder said. Not a public API.
     #[doc(hidden)]
-    fn __declaration(&self) -> Declaration {
-        Declaration {
-            name: Self::NAME,
-            capacity: Self::CAPACITY,
-            timing: Self::TIMING,
-            singleton: Self::SINGLETON,
-            run_at_once: false,
-            restart: Self::RESTART,
-            workers: Self::WORKERS,
-        }
+    fn __declaration(&self) -> Declaration
+    where
+        Self: Sized,
+    {
+        Declaration::of::<Self>()
     }
 
     /// A fresh value for a restart, through the type's factory; written by the
@@ -254,6 +249,21 @@ pub struct Declaration {
     pub(crate) run_at_once: bool,
     pub(crate) restart: Restart,
     pub(crate) workers: usize,
+}
+
+impl Declaration {
+    /// What the type `T` declares.
+    pub(crate) const fn of<T: Declared>() -> Self {
+        Self {
+            name: T::NAME,
+            capacity: T::CAPACITY,
+            timing: T::TIMING,
+            singleton: T::SINGLETON,
+            run_at_once: false,
+            restart: T::RESTART,
+            workers: T::WORKERS,
+        }
+    }
 }
 
 /// What a thread declared with `every = "…"` does at each tick: between tasks, on its

@@ -147,6 +147,32 @@ impl<T: BackgroundThread> Handle<T> {
     /// queue stayed full, or other senders took the room that was made),
     /// [`SendTimeoutError::Closed`] once the thread is stopping or has ended; both hand
     /// the task back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use threadward::{background_thread, BackgroundThread, BoxError, Context, SendTimeoutError};
+    ///
+    /// #[background_thread(capacity = 1)]
+    /// #[derive(Default)]
+    /// struct Slow;
+    ///
+    /// impl BackgroundThread for Slow {
+    ///     type Task = u32;
+    ///     fn handle(&mut self, _: u32, ctx: &Context) -> Result<(), BoxError> {
+    ///         ctx.sleep(Duration::from_secs(3600)); // busy until halted
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let slow = Slow::default().spawn()?;
+    /// // The queue holds one task and the thread one more: the third send times out.
+    /// let refused = (1..=3).find_map(|task| slow.send_timeout(task, Duration::from_millis(20)).err());
+    /// assert!(matches!(refused, Some(SendTimeoutError::Timeout(_))));
+    /// slow.halt();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn send_timeout(
         &self,
         task: T::Task,

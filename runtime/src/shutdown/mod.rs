@@ -135,6 +135,34 @@ impl Shutdown {
 
     /// A shutdown started only by [`ShutdownHandle::trigger`]; the same ladder then runs
     /// on the timers.
+    ///
+    /// # Examples
+    ///
+    /// The builder's settings, and a shutdown started from code (a `/shutdown` route, a
+    /// test):
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use threadward::{Cause, Registry, Shutdown, StopOrder};
+    ///
+    /// let registry = Registry::new();
+    /// threadward::thread("flusher").spawn_in(&registry, |ctx| {
+    ///     ctx.sleep(Duration::from_secs(3600)); // cut short by the stop
+    ///     Ok(())
+    /// })?;
+    /// let shutdown = Shutdown::without_signals()
+    ///     .registry(&registry)
+    ///     .grace(Duration::from_secs(5)) // to drain, before the halt
+    ///     .halt_grace(Duration::from_secs(1)) // to end once halted, before giving up
+    ///     .stop_order(StopOrder::AllAtOnce)
+    ///     .install()?;
+    /// shutdown.trigger();
+    /// let report = shutdown.wait();
+    /// assert_eq!(report.cause(), Cause::Triggered);
+    /// assert!(report.is_clean());
+    /// assert_eq!(report.exit_code(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn without_signals() -> Self {
         Self {
             signals: Vec::new(),
