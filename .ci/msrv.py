@@ -5,6 +5,10 @@ compiles (their normal dependencies, on any target, with every feature) declares
 `rust-version` no newer than the library's own, or none. Code of the library crates
 themselves is held to it by clippy's `incompatible_msrv`, which reads `rust-version`.
 
+Each library crate is held to its own `rust-version`: `threadward-redis` declares a
+newer one (the `redis` crate's), and the facade's `redis` feature, which pulls it in,
+needs that one; the walk from another crate stops at it.
+
 Reads `cargo metadata --all-features --locked` on stdin; exits non-zero, naming the
 crates, when one asks for a newer Rust. A crate that declares no `rust-version` passes
 (nothing to check), and the versions checked are the lock file's: a user who resolves
@@ -13,7 +17,7 @@ newer ones may get some that need a newer Rust."""
 import json
 import sys
 
-LIBRARY = {"threadward", "threadward-runtime", "threadward-macros"}
+LIBRARY = {"threadward", "threadward-runtime", "threadward-macros", "threadward-redis"}
 
 
 def version(text):
@@ -27,11 +31,35 @@ def main():
     packages = {p["id"]: p for p in meta["packages"]}
     nodes = {n["id"]: n for n in meta["resolve"]["nodes"]}
     roots = [pid for pid, p in packages.items() if p["name"] in LIBRARY and p["source"] is None]
-    msrv = min(version(packages[r]["rust_version"]) for r in roots)
-    seen, stack = set(), list(roots)
+    failed = False
+    for root in sorted(roots, key=lambda r: packages[r]["name"]):
+        msrv = version(packages[root]["rust_version"])
+        seen = walk(root, roots, packages, nodes, msrv)
+        newer = []
+        for pid in sorted(seen):
+            wanted = packages[pid].get("rust_version")
+            if wanted and version(wanted) > msrv:
+                newer.append(f"{packages[pid]['name']} {packages[pid]['version']} needs Rust {wanted}")
+        shown = ".".join(map(str, msrv[:2]))
+        name = packages[root]["name"]
+        if newer:
+            print(f"{name}: rust-version {shown} is not met by:\n  " + "\n  ".join(newer))
+            failed = True
+        else:
+            print(f"{name}: {len(seen)} crates in its build, none needs a Rust newer than {shown}")
+    if failed:
+        sys.exit(1)
+
+
+def walk(root, roots, packages, nodes, msrv):
+    """The crates a build of `root` compiles, not descending into another library
+    crate that declares a newer Rust (checked on its own)."""
+    seen, stack = set(), [root]
     while stack:
         pid = stack.pop()
         if pid in seen:
+            continue
+        if pid != root and pid in roots and version(packages[pid]["rust_version"]) > msrv:
             continue
         seen.add(pid)
         for dep in nodes[pid]["deps"]:
@@ -42,16 +70,7 @@ def main():
                 for kind in dep["dep_kinds"]
             ):
                 stack.append(dep["pkg"])
-    newer = []
-    for pid in sorted(seen):
-        wanted = packages[pid].get("rust_version")
-        if wanted and version(wanted) > msrv:
-            newer.append(f"{packages[pid]['name']} {packages[pid]['version']} needs Rust {wanted}")
-    shown = ".".join(map(str, msrv[:2]))
-    if newer:
-        print(f"rust-version {shown} is not met by:\n  " + "\n  ".join(newer))
-        sys.exit(1)
-    print(f"{len(seen)} crates in the library's build, none needs a Rust newer than {shown}")
+    return seen
 
 
 main()

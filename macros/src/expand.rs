@@ -27,6 +27,18 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
         where for<'__threadward> Self: #private::BackgroundThread
     );
     let (spawn_doc, spawn_in_doc) = spawn_docs(model);
+    let spawn_with_doc = String::from(
+        " As `spawn`, and the thread's tasks come from `source` too (a stream on a broker,\n \
+         shared with other threads and processes; see `threadward::Source`): it is opened\n \
+         before `startup` runs, and the thread's stop, halt and end reach it.\n\n \
+         # Errors\n\n As `spawn`, and `SpawnFailure::Source` if the source could not be opened;\n \
+         the value is handed back.",
+    );
+    let spawn_with_in_doc = format!(
+        " Starts this value as the background thread `{}` in `registry`, fed from `source`\n \
+         too; see `spawn_with`.\n\n # Errors\n\n As `spawn_with`.",
+        model.name
+    );
     let factory = model
         .factory
         .as_ref()
@@ -82,6 +94,27 @@ pub(crate) fn expand(model: &Model) -> TokenStream {
             #spawn_bound
             {
                 #private::spawn_in(self, registry)
+            }
+
+            #[doc = #spawn_with_doc]
+            #vis fn spawn_with<S>(
+                self,
+                source: S,
+            ) -> ::core::result::Result<#private::Handle<Self>, #private::SpawnError<Self>>
+            #spawn_bound, S: #private::SourceFor<Self>
+            {
+                Self::spawn_with_in(self, source, #private::registry())
+            }
+
+            #[doc = #spawn_with_in_doc]
+            #vis fn spawn_with_in<S>(
+                self,
+                source: S,
+                registry: &#private::Registry,
+            ) -> ::core::result::Result<#private::Handle<Self>, #private::SpawnError<Self>>
+            #spawn_bound, S: #private::SourceFor<Self>
+            {
+                #private::spawn_with_in(self, source, registry)
             }
         }
 

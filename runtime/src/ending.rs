@@ -197,11 +197,12 @@ pub(crate) fn abandon<T: BackgroundThread>(
             message: format!("while ending the thread: {message}"),
         },
         handled,
-        undelivered: shared.undelivered_len(),
+        undelivered: u32::try_from(shared.undelivered_len()).unwrap_or(u32::MAX),
         ran_for: control.started.elapsed(),
         stop_took: control.stop_requested().map(|asked| asked.elapsed()),
         restarts: control.restarts(),
         parent: control.parent(),
+        source: control.close_source().map(Box::new),
     };
     let remembered = (!control.is_exit_taken()).then(|| Remembered {
         report: report.clone(),
@@ -229,11 +230,12 @@ fn finish<T: BackgroundThread>(
         id: control.id,
         outcome,
         handled,
-        undelivered: undelivered.len(),
+        undelivered: u32::try_from(undelivered.len()).unwrap_or(u32::MAX),
         ran_for: control.started.elapsed(),
         stop_took: control.stop_requested().map(|asked| asked.elapsed()),
         restarts: control.restarts(),
         parent: control.parent(),
+        source: control.close_source().map(Box::new),
     };
     // Out of the running threads and, if unclean, into the remembered exits in one
     // step; only then does the state say the thread ended, and observers who wait for

@@ -5,7 +5,7 @@
 
 use crate::error::{CreateError, SpawnFailure};
 use crate::handle::AnyHandle;
-use crate::lives::Rebuild;
+use crate::lives::{Making, Rebuild};
 use crate::overrides::Overrides;
 use crate::registry::{registry, Registry};
 use crate::settings::{Settings, SettingsError};
@@ -133,7 +133,11 @@ fn spawn<T: BackgroundThread>(
     registry: &Registry,
     rebuild: Rebuild<T>,
 ) -> Result<AnyHandle, Refusal> {
-    spawn_declared(thread, declaration, registry, (None, |_| {}), Some(rebuild))
+    let making = Making {
+        rebuild: Some(rebuild),
+        source: None,
+    };
+    spawn_declared(thread, declaration, registry, (None, |_| {}), making)
         .map(AnyHandle::from)
         .map_err(|error| Refusal::Spawn(error.into_parts().0))
 }

@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime};
 use crate::control::Control;
 use crate::halt::LastCheckpoint;
 use crate::ids::{State, ThreadId};
+use crate::source::SourceInfo;
 
 /// A snapshot of one thread, as [`Registry::active`](crate::Registry::active) and `Handle::info` give it.
 ///
@@ -59,6 +60,8 @@ pub struct ThreadInfo {
     /// For a [`Pool`](crate::Pool): how many workers serve it (the counts above sum
     /// theirs). 0 for a thread.
     pub workers: usize,
+    /// For a thread fed from a source (see `spawn_with`): the source as it is now.
+    pub source: Option<SourceInfo>,
 }
 
 impl ThreadInfo {
@@ -77,6 +80,7 @@ impl ThreadInfo {
             last_failure: control.last_failure(),
             parent: control.parent(),
             workers: control.workers().len(),
+            source: control.source_info(),
         }
     }
 }

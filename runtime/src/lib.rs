@@ -17,6 +17,7 @@ mod sync;
 
 mod restart;
 mod settings;
+mod source;
 mod stamp;
 mod timing;
 
@@ -61,6 +62,7 @@ mod run_loop;
 
 mod launch;
 
+mod feed;
 mod pool;
 
 mod spawn;
@@ -95,6 +97,7 @@ pub use error::{
 };
 pub use exit::Exit;
 pub use factory::{create, create_in, create_with, create_with_in, factory_names};
+pub use feed::{DeliverError, Feed, Source};
 pub use halt::{checkpoint, try_checkpoint, Halted, LastCheckpoint};
 pub use handle::{AnyHandle, Handle, Sender};
 pub use ids::{State, ThreadId};
@@ -110,6 +113,7 @@ pub use settings::{Settings, SettingsError};
 pub use shutdown::{
     signal, Cause, InstallError, Shutdown, ShutdownHandle, ShutdownReport, StopOrder,
 };
+pub use source::{OpenSource, Receipt, SourceCounts, SourceInfo, SourceReport};
 pub use supervisor::{Child, Escalation, Strategy, Supervisor};
 pub use thread::{BackgroundThread, Declared, Ticking};
 pub use timing::{MissedTicks, Timing};
@@ -121,11 +125,26 @@ pub mod __private {
     pub use crate::factory::{
         Configured, Construct, Constructor, DefaultProbe, FactoryEntry, ViaDefault, WithoutDefault,
     };
+    pub use crate::feed::SourceFor;
     pub use crate::{
         registry, AnyHandle, BackgroundThread, BoxError, Context, Declared, Handle, MissedTicks,
         Registry, Restart, SpawnError, SpawnFailure, Ticking, Timing,
     };
     pub use inventory;
+
+    /// Spawns `thread` into `registry`, fed from `source` too; the body of the
+    /// generated `spawn_with_in`.
+    ///
+    /// # Errors
+    ///
+    /// As `spawn_with_in`.
+    pub fn spawn_with_in<T: BackgroundThread, S: SourceFor<T>>(
+        thread: T,
+        source: S,
+        registry: &Registry,
+    ) -> Result<Handle<T>, SpawnError<T>> {
+        crate::spawn::spawn_fed(thread, source.boxed(), registry)
+    }
 
     /// Spawns `thread` into `registry`; the body of the generated `spawn_in`.
     ///

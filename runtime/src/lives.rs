@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crate::context::Context;
 use crate::control::Control;
 use crate::error::SpawnFailure;
+use crate::feed::Source;
 use crate::halt::Halted;
 use crate::handle::Message;
 use crate::outcome::Outcome;
@@ -22,6 +23,14 @@ use crate::timing::{after, MissedTicks};
 /// How a fresh value is made for a restart: the type's factory unless the thread was
 /// made otherwise (a pool's `make`, or the settings it was created with).
 pub(crate) type Rebuild<T> = std::sync::Arc<dyn Fn() -> Option<T> + Send + Sync>;
+
+/// How a thread is made besides its declaration: how a restart (or a pool's other
+/// workers) makes fresh values, when not with the type's factory; and the source its
+/// tasks come from besides its queue, if any.
+pub(crate) struct Making<T: BackgroundThread> {
+    pub(crate) rebuild: Option<Rebuild<T>>,
+    pub(crate) source: Option<Box<dyn Source<T::Task>>>,
+}
 
 /// What the lives of a thread work on: its context, queue, counts and time.
 pub(crate) struct Life<'a, T: BackgroundThread> {

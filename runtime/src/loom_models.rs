@@ -391,6 +391,7 @@ fn a_failure_racing_a_shutdown_is_running_or_remembered() {
             stop_took: None,
             restarts: 0,
             parent: None,
+            source: None,
         };
         registry.remove(id, Some(crate::registry::Remembered { report, taken }));
         let (running, earlier) = shutdown.join().unwrap();

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::ids::ThreadId;
+use crate::source::SourceReport;
 
 /// A shareable error, as kept in an [`Outcome::Failed`].
 pub type SharedError = Arc<dyn std::error::Error + Send + Sync + 'static>;
@@ -117,11 +118,14 @@ pub struct ExitReport {
     pub(crate) id: ThreadId,
     pub(crate) outcome: Outcome,
     pub(crate) handled: u64,
-    pub(crate) undelivered: usize,
+    /// (A `u32`, next to `restarts`: the report stays small enough to travel in a
+    /// `Result`'s error.)
+    pub(crate) undelivered: u32,
     pub(crate) ran_for: Duration,
     pub(crate) stop_took: Option<Duration>,
     pub(crate) restarts: u32,
     pub(crate) parent: Option<ThreadId>,
+    pub(crate) source: Option<Box<SourceReport>>,
 }
 
 impl ExitReport {
@@ -150,7 +154,7 @@ impl ExitReport {
     /// How many accepted tasks were not handled and were returned instead (to whoever
     /// joins, as [`Exit::undelivered`](crate::Exit::undelivered)).
     pub fn undelivered(&self) -> usize {
-        self.undelivered
+        usize::try_from(self.undelivered).unwrap_or(usize::MAX)
     }
 
     /// How long the thread ran, from the start of `startup` to the end of `shutdown`.
@@ -175,14 +179,24 @@ impl ExitReport {
     pub fn parent(&self) -> Option<ThreadId> {
         self.parent
     }
+
+    /// For a thread fed from a source (see `spawn_with`): what the source did with
+    /// what it took (acknowledged, retried, dead-lettered, released, left pending).
+    pub fn source(&self) -> Option<&SourceReport> {
+        self.source.as_deref()
+    }
 }
 
 impl fmt::Display for ExitReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "thread `{}` {} after {:.3?}: {} handled, {} returned",
+            "thread `{}` {} after {:.3?}: {} handled, {} undelivered",
             self.name, self.outcome, self.ran_for, self.handled, self.undelivered
-        )
+        )?;
+        match &self.source {
+            Some(source) => write!(f, "; from its source: {source}"),
+            None => Ok(()),
+        }
     }
 }

@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use crate::ending::{end_before_start, worker_ended};
 use crate::error::{SpawnError, SpawnFailure};
+use crate::feed;
 use crate::handle::{AnyHandle, Handle, Managed, Message, Shared, Tally};
 use crate::ids::{State, ThreadId};
 use crate::launch::{launch, queue_first_runs, shared_on};
-use crate::lives::{make_fresh, Rebuild};
+use crate::lives::{make_fresh, Making, Rebuild};
 use crate::outcome::Outcome;
 use crate::queue::{Inbox, Queue};
 use crate::registry::{registry, Registry};
@@ -119,7 +120,11 @@ impl<T: BackgroundThread> Pool<T> {
         declaration.workers = self.workers.get();
         let make = Arc::clone(&self.make);
         let rebuild: Rebuild<T> = Arc::new(move || Some(make()));
-        spawn_pool(first, declaration, registry, (None, |_| {}), Some(&rebuild))
+        let making = Making {
+            rebuild: Some(rebuild),
+            source: None,
+        };
+        spawn_pool(first, declaration, registry, (None, |_| {}), making)
     }
 }
 
@@ -142,8 +147,10 @@ pub(crate) fn spawn_pool<T: BackgroundThread>(
     declaration: Declaration,
     registry: &Registry,
     (parent, registered): (Option<ThreadId>, impl FnOnce(AnyHandle)),
-    rebuild: Option<&Rebuild<T>>,
+    making: Making<T>,
 ) -> Result<Handle<T>, SpawnError<T>> {
+    let Making { rebuild, source } = making;
+    let rebuild = rebuild.as_ref();
     let Declaration {
         name,
         capacity,
@@ -174,7 +181,10 @@ pub(crate) fn spawn_pool<T: BackgroundThread>(
     registered(AnyHandle::new(Arc::clone(&pool) as Arc<dyn Managed>));
 
     let mut first = Some(first);
-    let mut failed = None;
+    // A source that cannot be opened ends the pool before any worker starts.
+    let mut failed = source
+        .and_then(|source| feed::open(source, &pool).err())
+        .map(SpawnFailure::Source);
     for (index, (worker, inbox)) in crew.iter().zip(inboxes).enumerate() {
         tally.add_worker();
         if failed.is_some() {

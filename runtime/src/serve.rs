@@ -207,7 +207,13 @@ fn run_message<T: BackgroundThread>(
             control.set_handled(*handled);
             thread.handle(task, ctx)
         }
-        Message::Job(job) => (*job).run(thread, ctx),
+        Message::Job(job) => {
+            if job.is_task() {
+                *handled += 1;
+                control.set_handled(*handled);
+            }
+            (*job).run(thread, ctx)
+        }
     }
 }
 

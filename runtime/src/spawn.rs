@@ -5,11 +5,14 @@
 
 use std::sync::Arc;
 
-use crate::error::SpawnError;
+use crate::ending::end_unstarted;
+use crate::error::{SpawnError, SpawnFailure};
+use crate::feed::{self, Source};
+
 use crate::handle::{AnyHandle, Handle, Managed};
 use crate::ids::ThreadId;
 use crate::launch::{launch, make_shared};
-use crate::lives::Rebuild;
+use crate::lives::{Making, Rebuild};
 use crate::pool::spawn_pool;
 use crate::registry::Registry;
 use crate::thread::{BackgroundThread, Declaration};
@@ -37,7 +40,26 @@ pub(crate) fn spawn_in_with<T: BackgroundThread>(
     rebuild: Option<Rebuild<T>>,
 ) -> Result<Handle<T>, SpawnError<T>> {
     let declaration = thread.__declaration();
-    spawn_declared(thread, declaration, registry, (parent, registered), rebuild)
+    let making = Making {
+        rebuild,
+        source: None,
+    };
+    spawn_declared(thread, declaration, registry, (parent, registered), making)
+}
+
+/// Spawns `thread` into `registry` as it is declared, fed from `source` too: the body
+/// of the generated `spawn_with_in`.
+pub(crate) fn spawn_fed<T: BackgroundThread>(
+    thread: T,
+    source: Box<dyn Source<T::Task>>,
+    registry: &Registry,
+) -> Result<Handle<T>, SpawnError<T>> {
+    let declaration = thread.__declaration();
+    let making = Making {
+        rebuild: None,
+        source: Some(source),
+    };
+    spawn_declared(thread, declaration, registry, (None, |_| {}), making)
 }
 
 /// [`spawn_in_with`], as `declaration` says rather than the type (a configuration
@@ -47,12 +69,12 @@ pub(crate) fn spawn_declared<T: BackgroundThread>(
     declaration: Declaration,
     registry: &Registry,
     (parent, registered): (Option<ThreadId>, impl FnOnce(AnyHandle)),
-    rebuild: Option<Rebuild<T>>,
+    making: Making<T>,
 ) -> Result<Handle<T>, SpawnError<T>> {
     if declaration.workers > 1 {
-        let rebuild = rebuild.as_ref();
-        return spawn_pool(thread, declaration, registry, (parent, registered), rebuild);
+        return spawn_pool(thread, declaration, registry, (parent, registered), making);
     }
+    let Making { rebuild, source } = making;
     let Declaration {
         name,
         capacity,
@@ -71,6 +93,19 @@ pub(crate) fn spawn_declared<T: BackgroundThread>(
         });
     }
     registered(AnyHandle::new(Arc::clone(&shared) as Arc<dyn Managed>));
+    // Opened once the thread is in the registry: a source that fails ends it there,
+    // as an OS thread that fails to start does.
+    if let Some(source) = source {
+        if let Err(error) = feed::open(source, &shared) {
+            let failure = SpawnFailure::Source(error);
+            end_unstarted(&shared, &inbox, registry, &failure, true);
+            return Err(SpawnError {
+                name,
+                failure,
+                thread,
+            });
+        }
+    }
     match launch(thread, &shared, inbox, registry, (timing, restart), rebuild) {
         Ok(()) => Ok(Handle::new(shared)),
         Err((failure, thread)) => Err(SpawnError {

@@ -12,6 +12,7 @@ use crate::ids::{State, ThreadId};
 use crate::outcome::{ExitReport, Outcome};
 use crate::panics::{describe, panic_message};
 use crate::queue::Closable;
+use crate::source::{OpenSource, SourceInfo, SourceReport};
 use crate::stamp::Stamp;
 use crate::sync::{AtomicU64, AtomicU8, Mutex, Ordering};
 use crate::timing::after;
@@ -71,6 +72,10 @@ pub(crate) struct Control {
     children: StdMutex<Vec<family::ChildLink>>,
     /// A pool's workers, or the pool a worker serves.
     crew: crew::CrewSlot,
+    /// Where the thread's tasks come from besides its queue, if anywhere; and whether
+    /// it was closed.
+    source: OnceLock<Arc<dyn OpenSource>>,
+    source_closed: std::sync::atomic::AtomicBool,
 }
 
 mod crew;
@@ -114,6 +119,8 @@ impl Control {
             parent: None,
             children: StdMutex::new(Vec::new()),
             crew: crew::CrewSlot::new(),
+            source: OnceLock::new(),
+            source_closed: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -183,7 +190,7 @@ impl Control {
             self.deadline_reached
                 .store(true, std::sync::atomic::Ordering::Release);
         }
-        if !self.is_closed() {
+        if !self.queue.is_closed() {
             self.request_stop();
         }
         true
@@ -236,7 +243,8 @@ impl Control {
     /// Whether the queue no longer accepts tasks (a stop or halt was requested, or the
     /// thread ended).
     pub(crate) fn is_closed(&self) -> bool {
-        self.queue.is_closed()
+        // (A thread fed from a source closes its queue a moment after the stop.)
+        self.queue.is_closed() || self.stop_requested.get().is_some()
     }
 
     /// Closes the queue without a stop request: for a thread that ends by itself.
@@ -259,9 +267,25 @@ impl Control {
     fn signal_stop_alone(&self) {
         // Stamped first: the thread may end as soon as the queue is closed.
         let _ = self.stop_requested.set(Instant::now());
-        self.queue.close();
+        match self.feeding_source() {
+            // The source closes the queue once it delivered what it took before the
+            // stop (`Feed::close`): handled, not given back.
+            Some(source) => source.stop(),
+            None => {
+                self.queue.close();
+            }
+        }
         self.mark_stopping();
         let _ = self.interrupt_channel().0.try_send(());
+    }
+
+    /// The source that feeds this thread's queue: its own, or its pool's.
+    fn feeding_source(&self) -> Option<Arc<dyn OpenSource>> {
+        if let Some(source) = self.source.get() {
+            return Some(Arc::clone(source));
+        }
+        let pool = self.pool()?;
+        pool.source.get().map(Arc::clone)
     }
 
     /// Sets the halt flag, then signals a stop, of this thread alone. Never blocks.
@@ -272,7 +296,35 @@ impl Control {
         // A second token makes sure an interruptible wait that consumed the stop's
         // token sees the halt too.
         let _ = self.interrupt_channel().0.try_send(());
+        // A halt closes the queue at once: what a source took is given back.
+        if let Some(source) = self.feeding_source() {
+            source.halt();
+        }
+        self.queue.close();
         self.signal_stop_alone();
+    }
+
+    /// Feeds the thread from `source` too, for its whole life (set once, at spawn).
+    pub(crate) fn set_source(&self, source: Arc<dyn OpenSource>) {
+        let _ = self.source.set(source);
+    }
+
+    /// What the thread's source shows of itself, if it has one still open.
+    pub(crate) fn source_info(&self) -> Option<SourceInfo> {
+        let source = self.source.get()?;
+        let closed = self
+            .source_closed
+            .load(std::sync::atomic::Ordering::Acquire);
+        (!closed).then(|| source.info())
+    }
+
+    /// Closes the thread's source, once, when the thread has ended: what it did.
+    pub(crate) fn close_source(&self) -> Option<SourceReport> {
+        let source = self.source.get()?;
+        let first = !self
+            .source_closed
+            .swap(true, std::sync::atomic::Ordering::AcqRel);
+        first.then(|| source.close())
     }
 
     /// Runs this thread's `on_stop` hooks, once, here: later calls find none. A

@@ -77,6 +77,10 @@ pub enum SpawnFailure {
         /// Its id.
         id: ThreadId,
     },
+    /// The thread's source (given to `spawn_with`) could not be opened: a bad address,
+    /// a refused connection, wrong credentials.
+    #[error("its source could not be opened: {0}")]
+    Source(BoxError),
     /// A pool's worker could not be made: the factory panicked (or the type declares
     /// `workers` by hand, without a factory). The workers started before it were
     /// stopped.

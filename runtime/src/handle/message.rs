@@ -8,8 +8,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use super::reply::Reply;
 use crate::context::Context;
 use crate::error::BoxError;
+use crate::halt::Halted;
 use crate::outcome::ExitReport;
 use crate::queue::{Item, Part};
+use crate::source::Receipt;
 use crate::thread::BackgroundThread;
 
 /// What travels through a thread's queue: a task for `handle`, or a closure of `call`
@@ -31,6 +33,38 @@ pub(crate) trait Job<T>: Send {
     fn run(self: Box<Self>, thread: &mut T, ctx: &Context) -> Result<(), BoxError>;
     /// For handing a refused job's closure back to its sender.
     fn into_any(self: Box<Self>) -> Box<dyn Any>;
+    /// Whether the job hands `handle` a task (one from a source), to be counted as
+    /// handled.
+    fn is_task(&self) -> bool {
+        false
+    }
+}
+
+/// A task from a source, with the receipt `handle`'s result is told to.
+pub(crate) struct FedJob<T: BackgroundThread> {
+    pub(crate) task: T::Task,
+    pub(crate) receipt: Box<dyn Receipt>,
+}
+
+impl<T: BackgroundThread> Job<T> for FedJob<T> {
+    fn run(self: Box<Self>, thread: &mut T, ctx: &Context) -> Result<(), BoxError> {
+        let FedJob { task, receipt } = *self;
+        // A panic in `handle` unwinds through here and drops the receipt: untold, the
+        // source makes the task available again.
+        match thread.handle(task, ctx) {
+            // Halted in `handle`: the task was not handled to its end.
+            Err(error) if error.is::<Halted>() => Err(error),
+            result => receipt.handled(result),
+        }
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+
+    fn is_task(&self) -> bool {
+        true
+    }
 }
 
 /// The job of a `cast`.

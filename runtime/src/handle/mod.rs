@@ -13,7 +13,7 @@ mod timeouts;
 mod typed;
 
 pub use any::AnyHandle;
-pub(crate) use message::Message;
+pub(crate) use message::{FedJob, Message};
 pub use sender::Sender;
 pub(crate) use shared::{Managed, Shared, Tally};
 pub use typed::Handle;

@@ -8,6 +8,7 @@ use crate::handle::AnyHandle;
 use crate::info::ThreadInfo;
 use crate::outcome::{ExitReport, Outcome};
 use crate::registry::Remembered;
+use crate::source::SourceReport;
 
 /// How a shutdown went: per thread, in the order they were asked to stop (the
 /// last-started first), how it ended; the threads that did not end (stuck), with what
@@ -113,11 +114,16 @@ impl ShutdownReport {
     }
 
     /// Whether every thread stopped and handled everything it accepted, and none had
-    /// failed unnoticed before.
+    /// failed unnoticed before; for a thread fed from a source, also that the source
+    /// released nothing, had no acknowledgement fail and left nothing pending (see
+    /// [`SourceReport::is_clean`](crate::SourceReport::is_clean)).
     pub fn is_clean(&self) -> bool {
         self.stuck.is_empty()
             && self.unjoined_earlier.is_empty()
-            && self.threads.iter().all(|t| t.outcome().is_clean())
+            && self
+                .threads
+                .iter()
+                .all(|t| t.outcome().is_clean() && t.source().map_or(true, SourceReport::is_clean))
     }
 
     /// The process exit code this shutdown calls for: `0` when it is
@@ -167,6 +173,9 @@ fn row(f: &mut fmt::Formatter<'_>, thread: &ExitReport) -> fmt::Result {
         Outcome::Stopped | Outcome::DeadlineReached | Outcome::StoppedBeforeStart | Outcome::Halted
     ) {
         writeln!(f, "    {}", thread.outcome())?;
+    }
+    if let Some(source) = thread.source() {
+        writeln!(f, "    from its source: {source}")?;
     }
     Ok(())
 }

@@ -1,0 +1,51 @@
+//! The envelope of a task on the stream: an entry with the fields `v` (the envelope's
+//! version, `1`) and `task` (the task as JSON). Entries the workers cannot read (another
+//! version, a missing field, JSON that is not a task) go to the dead-letter stream.
+
+use std::collections::HashMap;
+
+use redis::Value;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::Error;
+
+/// The version of the envelope this crate writes and reads.
+pub(crate) const VERSION: &str = "1";
+
+/// The fields of an entry holding `task`.
+pub(crate) fn fields<T: Serialize>(task: &T) -> Result<[(&'static str, Vec<u8>); 2], Error> {
+    let json = serde_json::to_vec(task).map_err(Error::Encode)?;
+    Ok([("v", VERSION.as_bytes().to_vec()), ("task", json)])
+}
+
+/// The task's bytes in an entry's fields, or why the entry holds none.
+pub(crate) fn payload(map: &HashMap<String, Value>) -> Result<Vec<u8>, String> {
+    let version = map.get("v").map(bytes);
+    match version {
+        Some(Some(version)) if version == VERSION.as_bytes() => {}
+        Some(Some(other)) => {
+            return Err(format!(
+                "envelope version `{}`, this worker reads `{VERSION}`",
+                String::from_utf8_lossy(&other)
+            ))
+        }
+        _ => return Err("no envelope version (`v`)".to_owned()),
+    }
+    map.get("task")
+        .and_then(bytes)
+        .ok_or_else(|| "no task (`task`)".to_owned())
+}
+
+/// The task in `payload`, or the parse error.
+pub(crate) fn decode<T: DeserializeOwned>(payload: &[u8]) -> Result<T, String> {
+    serde_json::from_slice(payload).map_err(|error| format!("the task does not parse: {error}"))
+}
+
+fn bytes(value: &Value) -> Option<Vec<u8>> {
+    match value {
+        Value::BulkString(bytes) => Some(bytes.clone()),
+        Value::SimpleString(text) => Some(text.clone().into_bytes()),
+        _ => None,
+    }
+}

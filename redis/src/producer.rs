@@ -1,0 +1,159 @@
+//! [`Producer`]: adds tasks to a stream, for the threads that consume it.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::commands;
+use crate::envelope;
+use crate::error::Error;
+use crate::stream::client;
+
+/// The id Redis gave an entry (`1733312000000-0`): its time in milliseconds and a
+/// sequence number.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EntryId(String);
+
+impl EntryId {
+    /// The id as Redis writes it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for EntryId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Adds tasks of type `T` to a stream, as entries the consuming threads read (see the
+/// crate's documentation for the envelope). The group is created at the start of the
+/// stream before the first task is added, so a task added before any consumer came is
+/// not skipped. A producer keeps one connection, connected again after an error; it is
+/// `Sync`, and its calls take turns on the connection.
+///
+/// # Examples
+///
+/// ```no_run
+/// use threadward_redis::Producer;
+///
+/// let producer = Producer::<String>::connect("redis://127.0.0.1:6379/")?.key("mail").group("mailers");
+/// let id = producer.enqueue(&"ada@example.com".to_owned())?;
+/// let ids = producer.enqueue_all(&["a@example.com".to_owned(), "b@example.com".to_owned()])?;
+/// assert_eq!(ids.len(), 2);
+/// println!("queued as {id}");
+/// # Ok::<(), threadward_redis::Error>(())
+/// ```
+pub struct Producer<T> {
+    client: redis::Client,
+    at: String,
+    key: String,
+    group: String,
+    /// The connection, once made and the group created.
+    connection: Mutex<Option<redis::Connection>>,
+    _task: PhantomData<fn(&T)>,
+}
+
+/// How long connecting and each command may take.
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+impl<T: Serialize> Producer<T> {
+    /// A producer for the Redis server at `url`, adding to the key `tasks` for the
+    /// group `workers` until told otherwise. Nothing is connected yet.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidUrl`] if `url` is not a Redis URL.
+    pub fn connect(url: &str) -> Result<Self, Error> {
+        let (client, at) = client(url)?;
+        Ok(Self {
+            client,
+            at,
+            key: "tasks".to_owned(),
+            group: "workers".to_owned(),
+            connection: Mutex::new(None),
+            _task: PhantomData,
+        })
+    }
+
+    /// The stream's key (default `tasks`).
+    #[must_use]
+    pub fn key(mut self, key: &str) -> Self {
+        key.clone_into(&mut self.key);
+        self
+    }
+
+    /// The consumer group created with the stream (default `workers`).
+    #[must_use]
+    pub fn group(mut self, group: &str) -> Self {
+        group.clone_into(&mut self.group);
+        self
+    }
+
+    /// Adds `task` to the stream: its entry's id.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Encode`] if the task does not encode as JSON, [`Error::Connect`] or
+    /// [`Error::Command`] if Redis could not be reached or refused it (the task was
+    /// then not added).
+    pub fn enqueue(&self, task: &T) -> Result<EntryId, Error> {
+        let mut ids = self.enqueue_all(std::slice::from_ref(task))?;
+        ids.pop().ok_or_else(|| Error::Command {
+            command: "XADD",
+            reason: "no id in the reply".to_owned(),
+        })
+    }
+
+    /// Adds `tasks` to the stream in one round trip: their entries' ids, in order.
+    ///
+    /// # Errors
+    ///
+    /// As [`enqueue`](Self::enqueue); on an error, some of the tasks may have been
+    /// added.
+    pub fn enqueue_all(&self, tasks: &[T]) -> Result<Vec<EntryId>, Error> {
+        let mut pipe = redis::pipe();
+        for task in tasks {
+            let fields = envelope::fields(task)?;
+            pipe.cmd("XADD").arg(&self.key).arg("*").arg(&fields[..]);
+        }
+        let mut connection = self
+            .connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if connection.is_none() {
+            let mut made = commands::connect(&self.client, &self.at, TIMEOUT, Some(TIMEOUT))?;
+            commands::create_group(&mut made, &self.key, &self.group)?;
+            *connection = Some(made);
+        }
+        let Some(con) = connection.as_mut() else {
+            return Err(Error::Connect {
+                at: self.at.clone(),
+                reason: "no connection".to_owned(),
+            });
+        };
+        let ids: Result<Vec<String>, _> = pipe.query(con);
+        match ids {
+            Ok(ids) => Ok(ids.into_iter().map(EntryId).collect()),
+            Err(error) => {
+                // Connected again next time (the group created again, if it vanished).
+                *connection = None;
+                Err(Error::command("XADD", &error))
+            }
+        }
+    }
+}
+
+impl<T> fmt::Debug for Producer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Producer")
+            .field("at", &self.at)
+            .field("key", &self.key)
+            .field("group", &self.group)
+            .finish_non_exhaustive()
+    }
+}
