@@ -22,6 +22,7 @@ mod latency;
 mod measures;
 mod pin;
 mod pool;
+mod redis;
 mod stats;
 mod suite;
 mod throughput;

@@ -7,7 +7,7 @@ use crate::measures::{Better, Measure, Target, MEASURES};
 use crate::pin::{self, Pin};
 use crate::stats::{median, percentile};
 use crate::throughput::{Consumer, MESSAGES};
-use crate::{footprint, latency, pool, throughput, ticks};
+use crate::{footprint, latency, pool, redis, throughput, ticks};
 
 /// Samples per child for the latencies.
 const SAMPLES: usize = 200;
@@ -82,6 +82,12 @@ pub(crate) fn measure_in_child(spec: &str) -> Vec<f64> {
             pool::run(workers, pool::TASKS / 10);
             vec![pool::run(workers, pool::TASKS)]
         }
+        "redis-prefetch-1" | "redis-prefetch-100" => {
+            let prefetch = if id.ends_with("-100") { 100 } else { 1 };
+            let tasks = if prefetch == 1 { 20_000 } else { 100_000 };
+            redis::run(ward, prefetch, tasks / 10);
+            vec![redis::run(ward, prefetch, tasks)]
+        }
         _ => panic!("no measure {id:?}"),
     }
 }
@@ -140,6 +146,18 @@ pub(crate) fn run() {
         "", "", "", "", "", "", "", ""
     );
     for measure in MEASURES.iter().filter(|m| m.id.contains(&only)) {
+        if measure.id.starts_with("redis-") && !redis::available() {
+            assert!(
+                std::env::var("THREADWARD_REQUIRE_REDIS").as_deref() != Ok("1"),
+                "{}: redis-server is required (THREADWARD_REQUIRE_REDIS=1) but not installed",
+                measure.id
+            );
+            println!(
+                "| {:<52} | skipped: redis-server is not installed (apt-get install redis-server)",
+                measure.title
+            );
+            continue;
+        }
         let rounds =
             set_rounds
                 .or(measure.rounds)

@@ -77,8 +77,17 @@ impl BackgroundThread for HttpServer {
 
     fn handle(&mut self, (): (), _ctx: &Context) -> Result<(), BoxError> {
         let (runtime, listener, stop) = self.bound.take().ok_or("the server already ran")?;
+        let producer = match &self.config.redis {
+            Some(url) => Some(Arc::new(
+                threadward_redis::Producer::connect(url)?
+                    .key(crate::STREAM)
+                    .group(crate::GROUP),
+            )),
+            None => None,
+        };
         let front = Arc::new(Front {
             notifier: self.notifier.clone(),
+            producer,
             next_id: AtomicU64::new(0),
             accepted: AtomicU64::new(0),
             waiting: AtomicUsize::new(0),

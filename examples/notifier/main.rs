@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run --example notifier                 # listens on 127.0.0.1:8080
 //! cargo run --example notifier -- --port 9000  # or PORT=9000
+//! cargo run --example notifier --features redis -- --redis redis://127.0.0.1:6379/ --port 9001
 //! curl -X POST localhost:8080/task -d '{"recipient": "ada@example.com", "text": "hello"}'
 //! curl localhost:8080/threads
 //! ```
@@ -35,6 +36,15 @@
 //!   stopped cleanly). The shutdown's grace is the drain plus a full queue's deliveries
 //!   plus 5 s, so that a client told 202 is never let down by the grace running out.
 //!
+//! - `--redis URL`: beyond one process. `POST /task` adds the notification to the Redis
+//!   stream `notifications` (503 if Redis does not take it within the timeout), and the
+//!   notifier consumes the stream with the group `notifiers`: several notifiers, on
+//!   other ports or machines, share the work, and what a notifier that dies held is
+//!   delivered by another after `--claim-idle-ms N` (default 30,000). Ids are random
+//!   then (unique across the processes), and each delivery still logs
+//!   `sent notification #ID` with the id of its 202. Without `--redis` nothing of Redis
+//!   is used.
+//!
 //! Logs go through `tracing` to stdout; `RUST_LOG` sets the level (`info` by default).
 //! Text from clients is logged escaped (`?` formatting), so it cannot forge log lines.
 //!
@@ -57,7 +67,15 @@ use threadward::{Declared, Shutdown};
 #[cfg(unix)]
 use crate::http::HttpServer;
 #[cfg(unix)]
-use crate::notifier::Notifier;
+use crate::notifier::{Notification, Notifier};
+#[cfg(unix)]
+use threadward_redis::Stream;
+
+/// With `--redis`: the stream the notifiers share, and their group.
+#[cfg(unix)]
+const STREAM: &str = "notifications";
+#[cfg(unix)]
+const GROUP: &str = "notifiers";
 
 /// What the HTTP front is allowed: the service's knobs, read once at start.
 #[cfg(unix)]
@@ -74,6 +92,10 @@ struct Config {
     drain: Duration,
     /// How long one delivery takes: with the drain, it sets the shutdown's grace.
     delivery: Duration,
+    /// `--redis URL`: the notifications go through a Redis stream.
+    redis: Option<String>,
+    /// `--claim-idle-ms N`: how long a dead notifier's notifications wait to be claimed.
+    claim_idle: Duration,
 }
 
 #[cfg(unix)]
@@ -81,14 +103,25 @@ impl Config {
     /// `--port N`, else `PORT`, else 8080; the rest from `NOTIFIER_…` variables.
     fn from_env() -> Result<Self, String> {
         let mut args = std::env::args().skip(1);
-        let mut port = None;
+        let (mut port, mut redis, mut claim_idle) = (None, None, 30_000);
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--port" => {
                     let value = args.next().ok_or("--port needs a number")?;
                     port = Some(value.parse().map_err(|e| format!("--port {value}: {e}"))?);
                 }
-                other => return Err(format!("unknown argument `{other}` (try --port N)")),
+                "--redis" => redis = Some(args.next().ok_or("--redis needs a URL")?),
+                "--claim-idle-ms" => {
+                    let value = args.next().ok_or("--claim-idle-ms needs a number")?;
+                    claim_idle = value
+                        .parse()
+                        .map_err(|e| format!("--claim-idle-ms {value}: {e}"))?;
+                }
+                other => {
+                    return Err(format!(
+                        "unknown argument `{other}` (try --port N, --redis URL, --claim-idle-ms N)"
+                    ))
+                }
             }
         }
         let port = match port {
@@ -103,6 +136,8 @@ impl Config {
             queue_wait: millis("NOTIFIER_QUEUE_WAIT_MS", 100)?,
             drain: millis("NOTIFIER_DRAIN_MS", 5_000)?,
             delivery: millis("NOTIFIER_DELIVERY_MS", 1)?,
+            redis,
+            claim_idle: Duration::from_millis(claim_idle),
         };
         if config.timeout.is_zero() {
             return Err("NOTIFIER_TIMEOUT_MS must be at least 1".into());
@@ -166,10 +201,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .halt_grace(Duration::from_secs(5))
         .install()?;
 
-    // Created by name through the factory, as a configuration file would name it.
-    let notifier = threadward::create("notification")?
-        .downcast::<Notifier>()
-        .map_err(|_| "`notification` is not a Notifier")?;
+    let notifier = match &config.redis {
+        // Fed from the stream that every notifier of the fleet shares.
+        Some(url) => {
+            let stream = Stream::<Notification>::connect(url)?
+                .key(STREAM)
+                .group(GROUP)
+                .claim_idle(config.claim_idle);
+            Notifier::from_env().spawn_with(stream)?
+        }
+        // Created by name through the factory, as a configuration file would name it.
+        None => threadward::create("notification")?
+            .downcast::<Notifier>()
+            .map_err(|_| "`notification` is not a Notifier")?,
+    };
     // Started after the notifier, so a shutdown stops it first. Its `startup` binds.
     let http = HttpServer::new(config, notifier.clone()).spawn()?;
     let address = http.call(|server, _ctx| server.address())??;

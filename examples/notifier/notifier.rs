@@ -8,8 +8,8 @@ pub(crate) const RECENT: usize = 10;
 
 use threadward::{background_thread, BackgroundThread, BoxError, Context};
 
-/// One notification to deliver.
-#[derive(Debug)]
+/// One notification to deliver (as JSON on the Redis stream, with `--redis`).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Notification {
     pub(crate) id: u64,
     pub(crate) recipient: String,
@@ -31,7 +31,7 @@ pub(crate) struct Notifier {
 impl Notifier {
     /// The factory: created by name, configured from the environment (`main` has
     /// already refused an invalid `NOTIFIER_DELIVERY_MS`).
-    fn from_env() -> Self {
+    pub(crate) fn from_env() -> Self {
         let millis = std::env::var("NOTIFIER_DELIVERY_MS")
             .ok()
             .and_then(|ms| ms.parse().ok())

@@ -2,6 +2,7 @@
 //! wait (for a body, for room in the queue, for the notifier's answer) has a bound.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
@@ -11,6 +12,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use threadward::Handle;
+use threadward_redis::Producer;
 use tokio::sync::watch;
 
 use crate::notifier::{Notification, Notifier};
@@ -21,6 +23,8 @@ pub(crate) const MAX_BODY: usize = 64 * 1024;
 /// What every request handler shares.
 pub(crate) struct Front {
     pub(crate) notifier: Handle<Notifier>,
+    /// With `--redis`: where posts go instead of the notifier's queue.
+    pub(crate) producer: Option<Arc<Producer<Notification>>>,
     pub(crate) next_id: AtomicU64,
     /// Posts answered 202.
     pub(crate) accepted: AtomicU64,
@@ -97,12 +101,18 @@ async fn post_task(front: &Front, request: Request<Incoming>) -> Answer {
         Ok(new) => new,
         Err(message) => return error(StatusCode::BAD_REQUEST, &message),
     };
-    let id = front.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+    let id = match front.producer {
+        Some(_) => fleet_id(),
+        None => front.next_id.fetch_add(1, Ordering::Relaxed) + 1,
+    };
     let notification = Notification {
         id,
         recipient: new.recipient,
         text: new.text,
     };
+    if let Some(producer) = &front.producer {
+        return enqueue(front, Arc::clone(producer), notification).await;
+    }
     // Awaits room for a moment (a burst), without blocking the server's thread.
     let waiting = Waiting::new(&front.waiting);
     let sent = tokio::time::timeout(front.queue_wait, front.notifier.send_async(notification));
@@ -126,6 +136,43 @@ async fn post_task(front: &Front, request: Request<Incoming>) -> Answer {
             answer
         }
     }
+}
+
+/// Adds the notification to the Redis stream (on the runtime's blocking pool: the
+/// server's thread never waits on Redis), within the request timeout.
+async fn enqueue(
+    front: &Front,
+    producer: Arc<Producer<Notification>>,
+    notification: Notification,
+) -> Answer {
+    let id = notification.id;
+    let added = tokio::task::spawn_blocking(move || producer.enqueue(&notification));
+    match tokio::time::timeout(front.timeout, added).await {
+        Ok(Ok(Ok(entry))) => {
+            front.accepted.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(id, %entry, "accepted notification #{id}");
+            reply(StatusCode::ACCEPTED, &json!({ "id": id }))
+        }
+        outcome => {
+            if let Ok(Ok(Err(error))) = outcome {
+                tracing::warn!(%error, "the stream did not take a notification");
+            }
+            let mut answer = error(StatusCode::SERVICE_UNAVAILABLE, "the queue is unreachable");
+            answer
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            answer
+        }
+    }
+}
+
+/// An id no other notifier of the fleet gives: random, below 2^53 (exact in
+/// JavaScript's numbers).
+fn fleet_id() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    hasher.finish() & ((1 << 53) - 1)
 }
 
 /// The body as a notification: a JSON object with a non-empty `recipient` and a

@@ -263,3 +263,72 @@ pub(crate) fn claim_idle(
         })
         .collect())
 }
+
+/// Moves the delayed tasks of `key` that are due (by the server's clock) into the
+/// stream, up to 100 at a time: how many it moved.
+pub(crate) fn move_due(con: &mut Connection, key: &str) -> Result<i64, Error> {
+    static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
+    let script = SCRIPT.get_or_init(|| {
+        redis::Script::new(
+            r"
+            local time = redis.call('TIME')
+            local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+            local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 100)
+            for _, member in ipairs(due) do
+                redis.call('XADD', KEYS[1], '*', 'v', ARGV[1], 'task', string.sub(member, 18))
+                redis.call('ZREM', KEYS[2], member)
+            end
+            return #due
+            ",
+        )
+    });
+    script
+        .key(key)
+        .key(crate::envelope::delayed_key(key))
+        .arg(crate::envelope::VERSION)
+        .invoke(con)
+        .map_err(|error| Error::command("XADD (delayed)", &error))
+}
+
+/// How many entries `consumer` holds unacknowledged, and how many entries of the
+/// stream the group has not read yet (`None` where Redis cannot tell).
+pub(crate) fn stats(
+    con: &mut Connection,
+    (key, group, consumer): (&str, &str, &str),
+) -> Result<(Option<u64>, Option<u64>), Error> {
+    let (summary, groups): (Value, Vec<HashMap<String, Value>>) = redis::pipe()
+        .cmd("XPENDING")
+        .arg(key)
+        .arg(group)
+        .cmd("XINFO")
+        .arg("GROUPS")
+        .arg(key)
+        .query(con)
+        .map_err(|error| Error::command("XINFO GROUPS", &error))?;
+    // [total, first id, last id, [[consumer, count], ...]]
+    let own = match summary {
+        Value::Array(parts) => match parts.into_iter().nth(3) {
+            Some(Value::Array(consumers)) => Some(
+                consumers
+                    .into_iter()
+                    .filter_map(|pair| redis::from_redis_value::<(String, String)>(pair).ok())
+                    .find(|(name, _)| name == consumer)
+                    .and_then(|(_, count)| count.parse().ok())
+                    .unwrap_or(0),
+            ),
+            _ => Some(0),
+        },
+        _ => None,
+    };
+    let lag = groups
+        .into_iter()
+        .find(|info| {
+            info.get("name")
+                .cloned()
+                .and_then(|name| redis::from_redis_value::<String>(name).ok())
+                .is_some_and(|name| name == group)
+        })
+        .and_then(|info| info.get("lag").cloned())
+        .and_then(|lag| redis::from_redis_value::<u64>(lag).ok());
+    Ok((own, lag))
+}

@@ -19,6 +19,22 @@ pub(crate) fn fields<T: Serialize>(task: &T) -> Result<[(&'static str, Vec<u8>);
     Ok([("v", VERSION.as_bytes().to_vec()), ("task", json)])
 }
 
+/// The sorted set where the tasks of `key` wait for their time.
+pub(crate) fn delayed_key(key: &str) -> String {
+    format!("{key}:delayed")
+}
+
+/// A delayed task's member in the sorted set: a unique prefix of 17 bytes (so that two
+/// equal tasks are two members), then the task's JSON.
+pub(crate) fn delayed_member(json: &[u8]) -> Vec<u8> {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write(json);
+    let mut member = format!("{:016x}:", hasher.finish()).into_bytes();
+    member.extend_from_slice(json);
+    member
+}
+
 /// The task's bytes in an entry's fields, or why the entry holds none.
 pub(crate) fn payload(map: &HashMap<String, Value>) -> Result<Vec<u8>, String> {
     let version = map.get("v").map(bytes);

@@ -41,6 +41,8 @@ struct Round {
     renew: Vec<String>,
     /// Room to claim idle entries into.
     claim: usize,
+    /// Move the delayed tasks that are due into the stream.
+    delayed: bool,
 }
 
 /// When the keeper renews leases and claims.
@@ -49,7 +51,11 @@ struct Clock {
     next_renew: Instant,
     claim_every: Duration,
     next_claim: Instant,
+    next_delayed: Instant,
 }
+
+/// How often the keeper moves due delayed tasks into the stream.
+const DELAYED_EVERY: Duration = Duration::from_secs(1);
 
 impl<T: DeserializeOwned + Send + 'static> Keeper<T> {
     pub(crate) fn run(mut self) {
@@ -61,6 +67,7 @@ impl<T: DeserializeOwned + Send + 'static> Keeper<T> {
             // Claims from the start: what a dead consumer left is taken up at once.
             claim_every: (idle / 2).max(Duration::from_millis(10)),
             next_claim: now,
+            next_delayed: now,
         };
         loop {
             let inner = self.state.lock();
@@ -115,6 +122,10 @@ impl<T: DeserializeOwned + Send + 'static> Keeper<T> {
                 round.renew = inner.held.keys().cloned().collect();
                 clock.next_renew = now + clock.lease;
             }
+            if !stopping && now >= clock.next_delayed {
+                round.delayed = true;
+                clock.next_delayed = now + DELAYED_EVERY;
+            }
             if !stopping && now >= clock.next_claim {
                 round.claim = self.state.limits.prefetch.saturating_sub(inner.held.len());
                 clock.next_claim = now + clock.claim_every;
@@ -125,7 +136,8 @@ impl<T: DeserializeOwned + Send + 'static> Keeper<T> {
                 && round.releases.is_empty()
                 && round.unblock.is_none()
                 && round.renew.is_empty()
-                && round.claim == 0;
+                && round.claim == 0
+                && !round.delayed;
             if !idle {
                 return Some((round, inner));
             }
@@ -142,7 +154,7 @@ impl<T: DeserializeOwned + Send + 'static> Keeper<T> {
                 .min();
             let mut wake = due.map_or(clock.next_renew, |due| due.min(clock.next_renew));
             if !stopping {
-                wake = wake.min(clock.next_claim);
+                wake = wake.min(clock.next_claim).min(clock.next_delayed);
             }
             inner = self
                 .state
@@ -165,6 +177,7 @@ impl<T: DeserializeOwned + Send + 'static> Keeper<T> {
             unblock,
             renew,
             claim,
+            delayed,
         } = round;
         let mut again = Round::default();
         if let Some(client) = unblock {
@@ -213,6 +226,7 @@ impl<T: DeserializeOwned + Send + 'static> Keeper<T> {
         let _ = self.on_connection(|con| commands::renew(con, at, &renew));
         let mut inner = self.state.lock();
         inner.counts.acked += acked;
+        inner.acks_owed -= acked;
         inner.counts.dead_lettered += dead_lettered;
         inner.counts.released += released;
         for id in &settled {
@@ -222,6 +236,16 @@ impl<T: DeserializeOwned + Send + 'static> Keeper<T> {
         self.state.room.notify_all();
         for (id, delivery) in retries {
             self.retry(id, delivery);
+        }
+        if delayed {
+            // What is due is read like any new entry; not moved now, next second.
+            let _ = self.on_connection(|con| commands::move_due(con, at.0));
+            // And what observers see of the group, once a second too.
+            if let Some(Ok((pending, lag))) = self.on_connection(|con| commands::stats(con, at)) {
+                let mut inner = self.state.lock();
+                inner.pending = pending;
+                inner.lag = lag;
+            }
         }
         if claim > 0 {
             self.claim(claim);

@@ -121,6 +121,92 @@ impl<T: Serialize> Producer<T> {
             let fields = envelope::fields(task)?;
             pipe.cmd("XADD").arg(&self.key).arg("*").arg(&fields[..]);
         }
+        let ids: Vec<String> = self.run("XADD", |con| pipe.query(con))?;
+        Ok(ids.into_iter().map(EntryId).collect())
+    }
+
+    /// Adds `task` to the stream unless a task with the same `key` was added through
+    /// `enqueue_once` within the last `ttl`: its entry's id, or `None` if it was not
+    /// added. The check and the add are one step (a script), so two producers racing
+    /// with one key add one task. (This makes the enqueue idempotent; for the handling,
+    /// see the crate's documentation on duplicates.)
+    ///
+    /// # Errors
+    ///
+    /// As [`enqueue`](Self::enqueue).
+    pub fn enqueue_once(
+        &self,
+        task: &T,
+        key: &str,
+        ttl: Duration,
+    ) -> Result<Option<EntryId>, Error> {
+        static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
+        let script = SCRIPT.get_or_init(|| {
+            redis::Script::new(
+                r"
+                if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then
+                    return redis.call('XADD', KEYS[1], '*', 'v', ARGV[2], 'task', ARGV[3])
+                end
+                return false
+                ",
+            )
+        });
+        let [_, (_, json)] = envelope::fields(task)?;
+        let once = format!("{}:once:{key}", self.key);
+        let ttl = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let id: Option<String> = self.run("XADD (once)", |con| {
+            script
+                .key(&self.key)
+                .key(&once)
+                .arg(ttl)
+                .arg(envelope::VERSION)
+                .arg(&json)
+                .invoke(con)
+        })?;
+        Ok(id.map(EntryId))
+    }
+
+    /// Adds `task` to the stream once `delay` has passed (by the Redis server's clock):
+    /// it waits in a sorted set beside the stream (the stream's key and `:delayed`),
+    /// and the consumers move it into the stream when it is due, within about a second
+    /// of its time. Nothing is lost if no consumer runs meanwhile: it is moved when one
+    /// does.
+    ///
+    /// # Errors
+    ///
+    /// As [`enqueue`](Self::enqueue).
+    pub fn enqueue_after(&self, task: &T, delay: Duration) -> Result<(), Error> {
+        static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
+        let script = SCRIPT.get_or_init(|| {
+            redis::Script::new(
+                r"
+                local time = redis.call('TIME')
+                local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+                return redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[2])
+                ",
+            )
+        });
+        let [_, (_, json)] = envelope::fields(task)?;
+        let member = envelope::delayed_member(&json);
+        let delay = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.run("ZADD (delayed)", |con| {
+            script
+                .key(envelope::delayed_key(&self.key))
+                .arg(delay)
+                .arg(member)
+                .invoke::<i64>(con)
+        })
+        .map(drop)
+    }
+
+    /// Runs `command` on the producer's connection, connected (and the group created)
+    /// first if need be; an error drops the connection, to connect again next time
+    /// (and create the group again, had it vanished).
+    fn run<R>(
+        &self,
+        name: &'static str,
+        command: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<R>,
+    ) -> Result<R, Error> {
         let mut connection = self
             .connection
             .lock()
@@ -136,15 +222,10 @@ impl<T: Serialize> Producer<T> {
                 reason: "no connection".to_owned(),
             });
         };
-        let ids: Result<Vec<String>, _> = pipe.query(con);
-        match ids {
-            Ok(ids) => Ok(ids.into_iter().map(EntryId).collect()),
-            Err(error) => {
-                // Connected again next time (the group created again, if it vanished).
-                *connection = None;
-                Err(Error::command("XADD", &error))
-            }
-        }
+        command(con).map_err(|error| {
+            *connection = None;
+            Error::command(name, &error)
+        })
     }
 }
 

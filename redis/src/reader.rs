@@ -53,7 +53,7 @@ impl<T: DeserializeOwned + Send + 'static> Reader<T> {
                     let entries = commands::entries(reply.flatten());
                     self.took(&acks, entries.iter().map(|entry| entry.id.clone()));
                     for entry in entries {
-                        self.deliver(entry);
+                        self.deliver(entry, 1);
                     }
                 }
                 Err(error) => {
@@ -84,13 +84,7 @@ impl<T: DeserializeOwned + Send + 'static> Reader<T> {
             }
             // Entries handled and owed an ack are acknowledged by this read's round
             // trip, before it reads: they leave room.
-            let acks = inner
-                .owed
-                .iter()
-                .filter(|owed| matches!(owed, Owed::Ack(_)))
-                .count();
-            let held = inner.held.len().saturating_sub(acks);
-            if held < self.state.limits.prefetch {
+            if let Some(free) = self.state.room(&inner) {
                 let mut acks = Vec::new();
                 inner.owed.retain_mut(|owed| match owed {
                     Owed::Ack(id) => {
@@ -105,7 +99,7 @@ impl<T: DeserializeOwned + Send + 'static> Reader<T> {
                     inner.held.remove(id);
                 }
                 inner.reading = true;
-                return Some((self.state.limits.prefetch - held, acks));
+                return Some((free, acks));
             }
             inner = self
                 .state
@@ -121,13 +115,14 @@ impl<T: DeserializeOwned + Send + 'static> Reader<T> {
         inner.reading = false;
         inner.connected = true;
         inner.counts.acked += acks.len() as u64;
+        inner.acks_owed -= acks.len() as u64;
         for id in taken {
             inner.held.insert(id, 1);
         }
     }
 
     /// Delivers one new entry to the thread, or sets it aside if it holds no task.
-    fn deliver(&self, entry: redis::streams::StreamId) {
+    fn deliver(&self, entry: redis::streams::StreamId, delivery: u32) {
         let task =
             envelope::payload(&entry.map).and_then(|payload| envelope::decode::<T>(&payload));
         let task = match task {
@@ -137,7 +132,7 @@ impl<T: DeserializeOwned + Send + 'static> Reader<T> {
                 self.state.owe(Owed::DeadLetter {
                     id: entry.id,
                     error,
-                    deliveries: 1,
+                    deliveries: delivery,
                 });
                 return;
             }
@@ -145,7 +140,7 @@ impl<T: DeserializeOwned + Send + 'static> Reader<T> {
         let receipt = Box::new(EntryReceipt {
             state: Arc::clone(&self.state),
             id: entry.id,
-            delivery: 1,
+            delivery,
             told: false,
         });
         if let Err(DeliverError::Closed(_, receipt) | DeliverError::Full(_, receipt)) =
@@ -177,6 +172,8 @@ impl<T: DeserializeOwned + Send + 'static> Reader<T> {
 
     /// Waits `wait` (cut short by a stop), then connects again: whether to go on.
     fn reconnect(&mut self, wait: Duration) -> bool {
+        // With jitter: consumers that lost Redis together do not come back together.
+        let wait = crate::state::jittered(wait);
         let inner = self.state.lock();
         let (inner, _) = self
             .state
@@ -204,12 +201,48 @@ impl<T: DeserializeOwned + Send + 'static> Reader<T> {
                 let mut inner = self.state.lock();
                 inner.reader_client = Some(id);
                 inner.connected = true;
+                drop(inner);
                 tracing::info!(stream = %self.names.key, consumer = %self.names.consumer, "connected again");
+                self.reread_own();
             }
             Err(error) => {
                 tracing::debug!(stream = %self.names.key, %error, "not connected yet");
             }
         }
         true
+    }
+
+    /// After a reconnect: the entries Redis holds for this consumer that it does not
+    /// (a read whose answer the dropped connection lost) are delivered first, as a
+    /// further delivery.
+    fn reread_own(&mut self) {
+        let own: Result<Option<StreamReadReply>, _> = redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg(&self.names.group)
+            .arg(&self.names.consumer)
+            .arg("COUNT")
+            .arg(self.state.limits.prefetch)
+            .arg("STREAMS")
+            .arg(&self.names.key)
+            .arg("0")
+            .query(&mut self.connection);
+        let Ok(own) = own else {
+            return; // the next read fails too, and connects again
+        };
+        let lost: Vec<_> = {
+            let mut inner = self.state.lock();
+            let mut lost = Vec::new();
+            for entry in commands::entries(own) {
+                if !inner.held.contains_key(&entry.id) {
+                    inner.held.insert(entry.id.clone(), 2);
+                    lost.push(entry);
+                }
+            }
+            lost
+        };
+        for entry in lost {
+            tracing::info!(stream = %self.names.key, id = %entry.id, "delivering again what a lost read took");
+            self.deliver(entry, 2);
+        }
     }
 }

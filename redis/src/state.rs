@@ -48,6 +48,8 @@ pub(crate) struct Inner {
     /// Entries taken and not settled: their delivery counts.
     pub(crate) held: HashMap<String, u32>,
     pub(crate) owed: Vec<Owed>,
+    /// Entries handled whose acknowledgement Redis has not confirmed yet.
+    pub(crate) acks_owed: u64,
     /// Whether the reader waits in Redis (then the keeper acknowledges what is owed).
     pub(crate) reading: bool,
     pub(crate) stopping: bool,
@@ -104,14 +106,31 @@ impl State {
     pub(crate) fn owe(&self, owed: Owed) {
         let mut inner = self.lock();
         let ack = matches!(owed, Owed::Ack(_));
+        inner.acks_owed += u64::from(ack);
         inner.owed.push(owed);
         let reader_pays = ack && !inner.reading && !inner.stopping && !inner.reader_done;
+        // The reader carries the acks with its next read: woken once it would read.
+        let read = reader_pays && self.room(&inner).is_some();
         drop(inner);
-        if reader_pays {
+        if read {
             self.room.notify_all();
-        } else {
+        } else if !reader_pays {
             self.work.notify_all();
         }
+    }
+
+    /// How many entries the reader may read now, if it should: once at least half the
+    /// prefetch is free (the acks it would carry count as free), so that reads come in
+    /// batches and not one per settled entry.
+    pub(crate) fn room(&self, inner: &Inner) -> Option<usize> {
+        let acks = inner
+            .owed
+            .iter()
+            .filter(|owed| matches!(owed, Owed::Ack(_)))
+            .count();
+        let unsettled = inner.held.len().saturating_sub(acks);
+        let free = self.limits.prefetch.saturating_sub(unsettled);
+        (free >= (self.limits.prefetch / 2).max(1)).then_some(free)
     }
 
     /// Stops taking entries: the thread takes no more work.
@@ -130,11 +149,15 @@ impl State {
     /// from `retry_backoff`, up to 32 times it, each drawn between half and all of it.
     pub(crate) fn backoff(&self, delivery: u32) -> Duration {
         let doublings = delivery.saturating_sub(2).min(5);
-        let full = self.limits.retry_backoff.saturating_mul(1 << doublings);
-        let half = full / 2;
-        let nanos = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX);
-        half + Duration::from_nanos(jitter() % nanos.saturating_add(1))
+        jittered(self.limits.retry_backoff.saturating_mul(1 << doublings))
     }
+}
+
+/// Between half and all of `full`.
+pub(crate) fn jittered(full: Duration) -> Duration {
+    let half = full / 2;
+    let nanos = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX);
+    half + Duration::from_nanos(jitter() % nanos.saturating_add(1))
 }
 
 /// A number that differs between calls and processes (no dependency for it).

@@ -13,12 +13,12 @@ use crate::commands;
 use crate::error::Error;
 use crate::keeper::Keeper;
 use crate::reader::Reader;
-use crate::state::{Limits, Owed, State};
+use crate::state::{Limits, State};
 
 /// How long connecting (and each command of the keeper) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a thread's end waits for the stream's reader and keeper to finish.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The tasks of a thread, from a Redis stream shared by many threads and processes:
 /// give it to the thread's `spawn_with`. The thread joins the stream's consumer group
@@ -351,12 +351,7 @@ impl OpenSource for OpenStream {
         let finished = inner.reader_done && inner.keeper_done;
         if !finished {
             inner.given_up = true;
-            let unsent = inner
-                .owed
-                .iter()
-                .filter(|owed| matches!(owed, Owed::Ack(_)))
-                .count();
-            inner.counts.ack_failed += unsent as u64;
+            inner.counts.ack_failed += inner.acks_owed;
         }
         let mut report = SourceReport::default();
         report.counts = inner.counts;

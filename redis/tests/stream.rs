@@ -276,6 +276,20 @@ fn a_stop_finishes_and_acknowledges_what_the_thread_holds() {
     wait_until("five taken", || {
         worker.info().source.is_some_and(|s| s.in_flight == 5) && handled(&seen) == 1
     });
+    // What an observer sees of the source (the group's numbers are read each second).
+    wait_until("the group's numbers", || {
+        worker
+            .info()
+            .source
+            .is_some_and(|s| s.pending == Some(5) && s.lag == Some(0))
+    });
+    let info = worker.info().source.unwrap();
+    assert_eq!(
+        (info.kind, info.stream.as_str(), info.group.as_str()),
+        ("redis", "drain", "workers")
+    );
+    assert!(info.connected);
+    assert!(info.consumer.contains(&format!("-{}-", std::process::id())));
     worker.stop(); // cuts the hold short (an interruptible sleep), then drains
     let exit = worker.join().unwrap();
     let report = exit.report().source().unwrap();
@@ -369,4 +383,33 @@ fn what_cannot_connect_fails_the_spawn_and_no_error_shows_the_password() {
     assert!(matches!(error.failure(), SpawnFailure::Source(_)), "{text}");
     assert!(!text.contains("hunter2"), "{text}");
     assert_eq!(error.into_inner().seen.lock().unwrap().len(), 0);
+}
+
+#[test]
+fn what_redis_cannot_take_at_the_end_is_reported_pending() {
+    let Some(mut redis) = Redis::start("what_redis_cannot_take_at_the_end_is_reported_pending")
+    else {
+        return;
+    };
+    let seen = Seen::default();
+    producer(&redis, "gone").enqueue(&Job::Hold(1)).unwrap();
+    let worker = Worker {
+        seen: Arc::clone(&seen),
+    }
+    .spawn_with(stream(&redis, "gone").claim_idle(Duration::from_secs(7)))
+    .unwrap();
+    wait_until("the job held", || handled(&seen) == 1);
+    redis.kill();
+    worker.stop(); // the job ends; its acknowledgement cannot reach Redis
+    let exit = worker.join().unwrap();
+    let report = exit.report().source().unwrap();
+    assert_eq!(report.left_pending, 1, "{report:?}");
+    assert_eq!(report.counts.ack_failed, 1, "{report:?}");
+    assert_eq!(report.redelivered_within, Some(Duration::from_secs(7)));
+    assert!(!report.is_clean());
+    let text = exit.report().to_string();
+    assert!(
+        text.contains("1 left pending, delivered again within 7s"),
+        "{text}"
+    );
 }

@@ -55,6 +55,13 @@ impl Service {
         Self::spawn(command, delivery_ms, env)
     }
 
+    /// Starts the notifier with these arguments too.
+    pub(crate) fn start_with_args(delivery_ms: u64, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(example("notifier"));
+        command.args(["--port", "0"]).args(args);
+        Self::spawn(command, delivery_ms, env)
+    }
+
     /// Starts the notifier through `sh -c 'ulimit -n LIMIT; exec notifier'`.
     pub(crate) fn start_with_fd_limit(limit: u32, env: &[(&str, &str)]) -> Self {
         let mut command = Command::new("sh");

@@ -54,11 +54,16 @@ impl Redis {
         panic!("{test}: redis-server did not start on any of 5 ports");
     }
 
+    /// Kills the server (`kill -9`).
+    pub(crate) fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Kills the server (`kill -9`) and starts it again on the same port, with the same
     /// data (written to its append-only file before every answer).
     pub(crate) fn restart(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
         for _ in 0..50 {
             self.child = server(self.port, &self.dir);
             if self.wait_ready() {
