@@ -7,8 +7,8 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use threadward::{
-    background_thread, BackgroundThread, BoxError, Context, Feed, OpenSource, Outcome, Receipt,
-    Registry, Source, SourceCounts, SourceInfo, SourceReport, SpawnFailure,
+    background_thread, BackgroundThread, BoxError, Child, Context, Feed, OpenSource, Outcome,
+    Receipt, Registry, Source, SourceCounts, SourceInfo, SourceReport, SpawnFailure, Supervisor,
 };
 
 /// Bound on every wait of these tests.
@@ -344,4 +344,51 @@ fn a_pool_is_fed_from_one_source_and_closes_it_once() {
         counts
     });
     assert_eq!(seen.closed.load(Ordering::SeqCst), 1);
+}
+
+/// Declares no restart of its own: its supervisor restarts it.
+#[background_thread]
+#[derive(Default)]
+struct Plain;
+
+impl BackgroundThread for Plain {
+    type Task = Job;
+    fn handle(&mut self, job: Job, _: &Context) -> Result<(), BoxError> {
+        match job {
+            Job::Fail => Err("asked to fail".into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[test]
+fn a_supervised_child_gets_a_fresh_source_with_every_generation() {
+    let registry = Registry::new();
+    // The first generation's source delivers a task whose error fails the child; the
+    // next generation's a task that works.
+    let generations = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::new(Seen::default());
+    let (made, shared) = (Arc::clone(&generations), Arc::clone(&seen));
+    let child = Child::fed(Plain::default, move || {
+        let first = made.fetch_add(1, Ordering::SeqCst) == 0;
+        Memory {
+            tasks: vec![if first { Job::Fail } else { Job::Work }],
+            seen: Arc::clone(&shared),
+            keep_running: false,
+            refuse: None,
+        }
+    });
+    let tree = Supervisor::new("fed-tree")
+        .child(child)
+        .spawn_in(&registry)
+        .unwrap();
+    wait_until("the second generation's task", || {
+        seen.acked.load(Ordering::SeqCst) == 1
+    });
+    assert_eq!(generations.load(Ordering::SeqCst), 2);
+    assert_eq!(*seen.failed.lock().unwrap(), ["asked to fail"]);
+    tree.stop();
+    tree.join().unwrap();
+    // Both generations' sources were closed, each once.
+    assert_eq!(seen.closed.load(Ordering::SeqCst), 2);
 }

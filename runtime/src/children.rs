@@ -10,9 +10,11 @@ use crate::context::Context;
 use crate::control::ChildLink;
 use crate::error::{SpawnError, SpawnFailure};
 use crate::family::Family;
+use crate::feed::Source;
 use crate::handle::Handle;
+use crate::lives::Making;
 use crate::registry::registry;
-use crate::spawn::spawn_in_with;
+use crate::spawn::spawn_declared;
 use crate::thread::BackgroundThread;
 
 impl Context {
@@ -83,15 +85,17 @@ impl Context {
     /// ```
     pub fn spawn_child<C: BackgroundThread>(&self, child: C) -> Result<Handle<C>, SpawnError<C>> {
         let shutdown_timeout = child.__declaration().timing.shutdown_timeout();
-        spawn_child(self, child, shutdown_timeout)
+        spawn_child(self, child, shutdown_timeout, None)
     }
 }
 
 /// [`Context::spawn_child`], giving the child `shutdown_timeout` to stop.
+/// Fed from `source` too, if given.
 pub(crate) fn spawn_child<C: BackgroundThread>(
     ctx: &Context,
     child: C,
     shutdown_timeout: Duration,
+    source: Option<Box<dyn Source<C::Task>>>,
 ) -> Result<Handle<C>, SpawnError<C>> {
     let parent = Arc::clone(ctx.control_arc());
     let refuse = |failure, child: C| {
@@ -133,7 +137,13 @@ pub(crate) fn spawn_child<C: BackgroundThread>(
             }));
         }
     };
-    let spawned = spawn_in_with(child, &in_registry, Some(parent.id), registered, None);
+    let declaration = child.__declaration();
+    let making = Making {
+        rebuild: None,
+        source,
+    };
+    let at = (Some(parent.id), registered);
+    let spawned = spawn_declared(child, declaration, &in_registry, at, making);
     if spawned.is_err() {
         refused.store(true, Ordering::Release);
     }

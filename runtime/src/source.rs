@@ -14,7 +14,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// its end: the thread was halted first, ended with it still queued, or `handle`
 /// panicked. The source then makes the task available again (to this thread after a
 /// restart, or to another consumer).
-pub trait Receipt: Send + 'static {
+pub trait Receipt: Send + Sync + 'static {
     /// `handle` returned `result` for the task. `Ok(())` keeps the thread running:
     /// the source settles the task (acknowledges it, schedules another attempt, or
     /// sets it aside). An error fails the thread as a task's error does when it comes

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::children::spawn_child;
 use crate::context::Context;
+use crate::feed::Source;
 use crate::handle::AnyHandle;
 use crate::panics::{describe, panic_message};
 use crate::restart::RestartPolicy;
@@ -71,7 +72,47 @@ impl Child {
                 let value = panic::catch_unwind(AssertUnwindSafe(&make)).map_err(|payload| {
                     format!("making its value panicked: {}", panic_message(payload))
                 })?;
-                spawn_child(ctx, value, shutdown_timeout)
+                spawn_child(ctx, value, shutdown_timeout, None)
+                    .map(AnyHandle::from)
+                    .map_err(|error| describe(&error.failure))
+            }),
+        }
+    }
+
+    /// A child fed from a source (see `spawn_with`): every generation is a value from
+    /// `make`, fed from a source from `source` (a fresh consumer: what the failed one
+    /// held is given back, or claimed, as its source says). Otherwise as
+    /// [`new`](Self::new).
+    ///
+    /// # Examples
+    ///
+    /// A supervisor that keeps a stream's consumer running, with the `redis` feature:
+    ///
+    /// ```ignore
+    /// use threadward::redis::Stream;
+    ///
+    /// let url = "redis://127.0.0.1:6379/";
+    /// let mailers = Supervisor::new("mailers").child(Child::fed(Mailer::default, move || {
+    ///     Stream::<Email>::connect(url).expect("a Redis URL").key("mail").group("mailers")
+    /// }));
+    /// ```
+    pub fn fed<T, F, S, G>(make: F, source: G) -> Self
+    where
+        T: BackgroundThread,
+        F: Fn() -> T + Send + Sync + 'static,
+        S: Source<T::Task>,
+        G: Fn() -> S + Send + Sync + 'static,
+    {
+        Self {
+            name: T::NAME,
+            restart: RestartPolicy::OnFailure,
+            shutdown_timeout: T::TIMING.shutdown_timeout(),
+            start: Arc::new(move |ctx, shutdown_timeout| {
+                let both = panic::catch_unwind(AssertUnwindSafe(|| (make(), source()))).map_err(
+                    |payload| format!("making its value panicked: {}", panic_message(payload)),
+                )?;
+                let (value, source): (T, Box<dyn Source<T::Task>>) = (both.0, Box::new(both.1));
+                spawn_child(ctx, value, shutdown_timeout, Some(source))
                     .map(AnyHandle::from)
                     .map_err(|error| describe(&error.failure))
             }),

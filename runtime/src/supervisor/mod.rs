@@ -428,7 +428,7 @@ impl From<Supervisor> for Child {
     fn from(supervisor: Supervisor) -> Self {
         let (name, limit) = (supervisor.spec.name, supervisor.stop_limit());
         Child::started_by(name, limit, move |ctx, shutdown_timeout| {
-            crate::children::spawn_child(ctx, supervisor.clone(), shutdown_timeout)
+            crate::children::spawn_child(ctx, supervisor.clone(), shutdown_timeout, None)
                 .map(AnyHandle::from)
                 .map_err(|error| crate::panics::describe(&error.failure))
         })
