@@ -93,8 +93,16 @@ pub(crate) fn ack_then<T: redis::FromRedisValue>(
     Ok(Some(reply))
 }
 
+/// How long a read waits in Redis for new entries before it returns empty (and is
+/// made again): long enough not to poll, short enough that a connection that died
+/// silently is noticed (the reader's read timeout is a little longer).
+pub(crate) const READ_BLOCK: Duration = Duration::from_secs(15);
+
+/// How long the reader waits for an answer to a read: [`READ_BLOCK`] and a margin.
+pub(crate) const READ_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// `XREADGROUP` of up to `count` new entries for `consumer`, blocking until there are
-/// some (or it is unblocked).
+/// some (or it is unblocked, or `READ_BLOCK` passed).
 pub(crate) fn read_new(key: &str, group: &str, consumer: &str, count: usize) -> redis::Cmd {
     let mut cmd = redis::cmd("XREADGROUP");
     cmd.arg("GROUP")
@@ -103,7 +111,7 @@ pub(crate) fn read_new(key: &str, group: &str, consumer: &str, count: usize) -> 
         .arg("COUNT")
         .arg(count)
         .arg("BLOCK")
-        .arg(0)
+        .arg(u64::try_from(READ_BLOCK.as_millis()).unwrap_or(u64::MAX))
         .arg("STREAMS")
         .arg(key)
         .arg(">");
@@ -226,20 +234,21 @@ pub(crate) fn claim_idle(
     con: &mut Connection,
     (key, group, consumer): (&str, &str, &str),
     min_idle: Duration,
-    count: usize,
-) -> Result<Vec<(StreamId, u32)>, Error> {
+    (cursor, count): (&str, usize),
+) -> Result<(Vec<(StreamId, u32)>, String), Error> {
     let reply: redis::streams::StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
         .arg(key)
         .arg(group)
         .arg(consumer)
         .arg(u64::try_from(min_idle.as_millis()).unwrap_or(u64::MAX))
-        .arg("0-0")
+        .arg(cursor)
         .arg("COUNT")
         .arg(count)
         .query(con)
         .map_err(|error| Error::command("XAUTOCLAIM", &error))?;
+    let next = reply.next_stream_id;
     if reply.claimed.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), next));
     }
     let mut pipe = redis::pipe();
     for entry in &reply.claimed {
@@ -253,7 +262,7 @@ pub(crate) fn claim_idle(
     let pending: Vec<Vec<(String, String, u64, u32)>> = pipe
         .query(con)
         .map_err(|error| Error::command("XPENDING", &error))?;
-    Ok(reply
+    let claimed = reply
         .claimed
         .into_iter()
         .zip(pending)
@@ -261,7 +270,8 @@ pub(crate) fn claim_idle(
             let deliveries = pending.first().map_or(1, |(_, _, _, count)| *count);
             (entry, deliveries)
         })
-        .collect())
+        .collect();
+    Ok((claimed, next))
 }
 
 /// Moves the delayed tasks of `key` that are due (by the server's clock) into the

@@ -54,8 +54,22 @@ pub(crate) fn payload(map: &HashMap<String, Value>) -> Result<Vec<u8>, String> {
 }
 
 /// The task in `payload`, or the parse error.
+/// A panic in the task type's `Deserialize` is an error too: one entry must not end a
+/// consumer (and, delivered again, every other).
 pub(crate) fn decode<T: DeserializeOwned>(payload: &[u8]) -> Result<T, String> {
-    serde_json::from_slice(payload).map_err(|error| format!("the task does not parse: {error}"))
+    let decoded = std::panic::catch_unwind(|| serde_json::from_slice::<T>(payload));
+    match decoded {
+        Ok(Ok(task)) => Ok(task),
+        Ok(Err(error)) => Err(format!("the task does not parse: {error}")),
+        Err(payload) => Err(format!(
+            "the task's Deserialize panicked: {}",
+            payload
+                .downcast_ref::<&str>()
+                .map(ToString::to_string)
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_default()
+        )),
+    }
 }
 
 fn bytes(value: &Value) -> Option<Vec<u8>> {

@@ -8,11 +8,10 @@ use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
-use threadward_runtime::{DeliverError, Feed};
+use threadward_runtime::Feed;
 
 use crate::commands;
-use crate::envelope;
-use crate::state::{EntryReceipt, Inner, Owed, State};
+use crate::state::{Inner, Owed, State};
 use crate::stream::Names;
 
 pub(crate) struct Keeper<T> {
@@ -23,6 +22,11 @@ pub(crate) struct Keeper<T> {
     pub(crate) feed: Feed<T>,
     /// Since when the keeper tries to unblock the reader.
     pub(crate) unblocking: Option<Instant>,
+    /// Tasks the thread's full queue did not take yet: delivered again next round (the
+    /// keeper never waits for room: it renews the leases).
+    pub(crate) parked: Vec<(T, Box<dyn threadward_runtime::Receipt>)>,
+    /// Where the claims go on in the group's pending entries.
+    pub(crate) claim_cursor: String,
     pub(crate) _task: PhantomData<fn() -> T>,
 }
 
@@ -43,6 +47,8 @@ struct Round {
     claim: usize,
     /// Move the delayed tasks that are due into the stream.
     delayed: bool,
+    /// Read this consumer's own pending entries (after the reader connected again).
+    reread: bool,
 }
 
 /// When the keeper renews leases and claims.
@@ -52,7 +58,12 @@ struct Clock {
     claim_every: Duration,
     next_claim: Instant,
     next_delayed: Instant,
+    /// When the parked tasks are offered to the thread's queue again.
+    next_park: Instant,
 }
+
+/// How long parked tasks wait before they are offered to the thread's queue again.
+const PARK: Duration = Duration::from_millis(5);
 
 /// How often the keeper moves due delayed tasks into the stream.
 const DELAYED_EVERY: Duration = Duration::from_secs(1);
@@ -68,6 +79,13 @@ impl<T: DeserializeOwned + Send + 'static> Keeper<T> {
             claim_every: (idle / 2).max(Duration::from_millis(10)),
             next_claim: now,
             next_delayed: now,
+            next_park: now,
+        };
+        // However the keeper ends (a panic too), the thread does not wait for it.
+        let _ended = crate::taking::Ended {
+            state: Arc::clone(&self.state),
+            feed: self.feed.clone(),
+            reader: false,
         };
         loop {
             let inner = self.state.lock();
@@ -77,10 +95,6 @@ impl<T: DeserializeOwned + Send + 'static> Keeper<T> {
             drop(inner);
             self.play(round);
         }
-        let mut inner = self.state.lock();
-        inner.keeper_done = true;
-        drop(inner);
-        self.state.wake_all();
     }
 
     /// Waits for work and takes it; `None` once the thread ended and nothing is owed.
@@ -96,7 +110,10 @@ impl<T: DeserializeOwned + Send + 'static> Keeper<T> {
             let now = Instant::now();
             let mut round = Round::default();
             let stopping = inner.stopping;
-            let acks_mine = inner.reading || stopping || inner.reader_done;
+            // The reader carries acks with its reads; those it would not read soon
+            // (waiting in Redis, stopped, or not about to read) are the keeper's.
+            let acks_mine =
+                inner.reading || stopping || inner.reader_done || self.state.room(&inner).is_none();
             let mut later = Vec::new();
             for owed in inner.owed.drain(..) {
                 match owed {
@@ -126,8 +143,14 @@ impl<T: DeserializeOwned + Send + 'static> Keeper<T> {
                 round.delayed = true;
                 clock.next_delayed = now + DELAYED_EVERY;
             }
-            if !stopping && now >= clock.next_claim {
-                round.claim = self.state.limits.prefetch.saturating_sub(inner.held.len());
+            round.reread = std::mem::take(&mut inner.reread) && !stopping;
+            // Claims come every `claim_every`; while they find more than there was room
+            // for (`claim_more`), again as soon as there is room.
+            let room = self.state.limits.prefetch.saturating_sub(inner.held.len());
+            let claim_due = now >= clock.next_claim || (inner.claim_more && room > 0);
+            if !stopping && claim_due {
+                round.claim = room;
+                inner.claim_more = false;
                 clock.next_claim = now + clock.claim_every;
             }
             let idle = round.acks.is_empty()
@@ -137,8 +160,13 @@ impl<T: DeserializeOwned + Send + 'static> Keeper<T> {
                 && round.unblock.is_none()
                 && round.renew.is_empty()
                 && round.claim == 0
-                && !round.delayed;
+                && !round.delayed
+                && !round.reread
+                && (self.parked.is_empty() || now < clock.next_park);
             if !idle {
+                if !self.parked.is_empty() && now >= clock.next_park {
+                    clock.next_park = now + PARK;
+                }
                 return Some((round, inner));
             }
             if inner.closing && inner.reader_done && inner.owed.is_empty() {
@@ -155,6 +183,9 @@ impl<T: DeserializeOwned + Send + 'static> Keeper<T> {
             let mut wake = due.map_or(clock.next_renew, |due| due.min(clock.next_renew));
             if !stopping {
                 wake = wake.min(clock.next_claim).min(clock.next_delayed);
+            }
+            if !self.parked.is_empty() {
+                wake = wake.min(clock.next_park);
             }
             inner = self
                 .state
@@ -178,12 +209,24 @@ impl<T: DeserializeOwned + Send + 'static> Keeper<T> {
             renew,
             claim,
             delayed,
+            reread,
         } = round;
         let mut again = Round::default();
+        // Leases first: a release below must not be undone by a renewal after it.
+        if !renew.is_empty() {
+            let renewed = self.on_connection(|con| commands::renew(con, at, &renew));
+            if !matches!(renewed, Some(Ok(()))) {
+                tracing::debug!(stream = %at.0, "leases not renewed: again next time");
+            }
+        }
         if let Some(client) = unblock {
-            // The reader may not be in its read yet: until it is out, again.
-            if let Some(Ok(false)) = self.on_connection(|con| commands::unblock(con, client)) {
-                std::thread::sleep(Duration::from_millis(1));
+            // The reader may not be in its read yet: until it is out, again (a pause
+            // between tries, whatever Redis answered: no spinning).
+            if !matches!(
+                self.on_connection(|con| commands::unblock(con, client)),
+                Some(Ok(true))
+            ) {
+                std::thread::sleep(Duration::from_millis(2));
             }
             // Redis does not answer: the thread does not wait for the reader for ever
             // (what it would still deliver is given back instead).
@@ -192,6 +235,10 @@ impl<T: DeserializeOwned + Send + 'static> Keeper<T> {
                 self.feed.close();
             }
             self.state.work.notify_all();
+        }
+        self.offer_parked();
+        if reread {
+            self.reread_own();
         }
         let mut settled = Vec::new();
         let (mut acked, mut dead_lettered, mut released) = (0, 0, 0);
@@ -222,8 +269,6 @@ impl<T: DeserializeOwned + Send + 'static> Keeper<T> {
             }
             _ => again.releases = releases,
         }
-        // A lease that could not be renewed is renewed next time.
-        let _ = self.on_connection(|con| commands::renew(con, at, &renew));
         let mut inner = self.state.lock();
         inner.counts.acked += acked;
         inner.acks_owed -= acked;
@@ -247,8 +292,10 @@ impl<T: DeserializeOwned + Send + 'static> Keeper<T> {
                 inner.lag = lag;
             }
         }
-        if claim > 0 {
-            self.claim(claim);
+        if claim > 0 && self.claim(claim) {
+            // More may be waiting: claimed again once there is room (an entry settled
+            // wakes the keeper then).
+            self.state.lock().claim_more = true;
         }
         if !again.acks.is_empty() || !again.dead.is_empty() || !again.releases.is_empty() {
             // Not a busy loop: Redis is not answering; the work waits a while.
@@ -257,101 +304,10 @@ impl<T: DeserializeOwned + Send + 'static> Keeper<T> {
         }
     }
 
-    /// Claims up to `room` entries idle for `claim_idle` (held by a consumer that died,
-    /// stalled, or gave them back), and delivers them.
-    fn claim(&mut self, room: usize) {
-        let names = Arc::clone(&self.names);
-        let at = (&*names.key, &*names.group, &*names.consumer);
-        let idle = self.state.limits.claim_idle;
-        let Some(Ok(claimed)) = self.on_connection(|con| commands::claim_idle(con, at, idle, room))
-        else {
-            return;
-        };
-        for (entry, deliveries) in claimed {
-            tracing::info!(stream = %at.0, id = %entry.id, deliveries, "claimed an idle entry");
-            self.state.lock().held.insert(entry.id.clone(), deliveries);
-            if deliveries > self.state.limits.max_deliveries {
-                let error = format!("delivered {deliveries} times without an answer");
-                self.state.owe(Owed::DeadLetter {
-                    id: entry.id,
-                    error,
-                    deliveries,
-                });
-                continue;
-            }
-            self.deliver(entry.id, &entry.map, deliveries);
-        }
-    }
-
-    /// Delivers `id` again, as delivery `delivery` (counted by Redis too), or sets it
-    /// aside once it was delivered too often.
-    fn retry(&mut self, id: String, delivery: u32) {
-        let names = Arc::clone(&self.names);
-        let at = (&*names.key, &*names.group, &*names.consumer);
-        if delivery > self.state.limits.max_deliveries {
-            let error = format!("delivered {} times without an answer", delivery - 1);
-            self.state.owe(Owed::DeadLetter {
-                id,
-                error,
-                deliveries: delivery - 1,
-            });
-            return;
-        }
-        let fields = match self.on_connection(|con| commands::claim_again(con, at, &id)) {
-            Some(Ok(Some(fields))) => fields,
-            Some(Ok(None)) => {
-                // Deleted meanwhile: nothing to deliver, nothing held.
-                self.state.lock().held.remove(&id);
-                return;
-            }
-            _ => {
-                let due = Instant::now() + self.state.backoff(delivery);
-                self.state.owe(Owed::Retry { id, due, delivery });
-                return;
-            }
-        };
-        self.state.lock().held.insert(id.clone(), delivery);
-        self.deliver(id, &fields, delivery);
-    }
-
-    /// Delivers the entry `id` with `fields` to the thread, as delivery `delivery`, or
-    /// sets it aside if it holds no task.
-    fn deliver(
-        &self,
-        id: String,
-        fields: &std::collections::HashMap<String, redis::Value>,
-        delivery: u32,
-    ) {
-        let task = envelope::payload(fields).and_then(|payload| envelope::decode::<T>(&payload));
-        let task = match task {
-            Ok(task) => task,
-            Err(error) => {
-                self.state.owe(Owed::DeadLetter {
-                    id,
-                    error,
-                    deliveries: delivery,
-                });
-                return;
-            }
-        };
-        let receipt = Box::new(EntryReceipt {
-            state: Arc::clone(&self.state),
-            id,
-            delivery,
-            told: false,
-        });
-        if let Err(DeliverError::Closed(_, receipt) | DeliverError::Full(_, receipt)) =
-            self.feed.deliver(task, receipt)
-        {
-            self.state.stop();
-            drop(receipt);
-        }
-    }
-
     /// Runs `command` on the keeper's connection (connected again if it was lost):
     /// `None` if there is none. A command that fails drops the connection, to connect
     /// again next time.
-    fn on_connection<R>(
+    pub(crate) fn on_connection<R>(
         &mut self,
         command: impl FnOnce(&mut redis::Connection) -> Result<R, crate::error::Error>,
     ) -> Option<Result<R, crate::error::Error>> {

@@ -92,6 +92,7 @@ mod producer;
 mod reader;
 mod state;
 mod stream;
+mod taking;
 
 pub use error::Error;
 pub use producer::{EntryId, Producer};

@@ -116,6 +116,9 @@ impl<T: Serialize> Producer<T> {
     /// As [`enqueue`](Self::enqueue); on an error, some of the tasks may have been
     /// added.
     pub fn enqueue_all(&self, tasks: &[T]) -> Result<Vec<EntryId>, Error> {
+        if tasks.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut pipe = redis::pipe();
         for task in tasks {
             let fields = envelope::fields(task)?;
@@ -153,7 +156,12 @@ impl<T: Serialize> Producer<T> {
         });
         let [_, (_, json)] = envelope::fields(task)?;
         let once = format!("{}:once:{key}", self.key);
-        let ttl = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        // (Redis takes a time to live up to about 292 million years; a century is
+        // plenty.)
+        let century = 100 * 365 * 24 * 3600 * 1000;
+        let ttl = u64::try_from(ttl.as_millis())
+            .unwrap_or(u64::MAX)
+            .clamp(1, century);
         let id: Option<String> = self.run("XADD (once)", |con| {
             script
                 .key(&self.key)

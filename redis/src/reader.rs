@@ -33,6 +33,13 @@ pub(crate) struct Reader<T> {
 impl<T: DeserializeOwned + Send + 'static> Reader<T> {
     /// Reads and delivers until the thread stops.
     pub(crate) fn run(mut self) {
+        // However the reader ends (a panic too), the feed is closed and the thread does
+        // not wait for it.
+        let _ended = crate::taking::Ended {
+            state: Arc::clone(&self.state),
+            feed: self.feed.clone(),
+            reader: true,
+        };
         let mut wait = FIRST_RECONNECT_WAIT;
         while let Some((count, acks)) = self.wait_for_room() {
             let read = commands::read_new(
@@ -50,8 +57,7 @@ impl<T: DeserializeOwned + Send + 'static> Reader<T> {
             match reply {
                 Ok(reply) => {
                     wait = FIRST_RECONNECT_WAIT;
-                    let entries = commands::entries(reply.flatten());
-                    self.took(&acks, entries.iter().map(|entry| entry.id.clone()));
+                    let entries = self.took(&acks, commands::entries(reply.flatten()));
                     for entry in entries {
                         self.deliver(entry, 1);
                     }
@@ -65,13 +71,6 @@ impl<T: DeserializeOwned + Send + 'static> Reader<T> {
                 }
             }
         }
-        // Everything read was delivered: the thread may drain and end.
-        self.feed.close();
-        let mut inner = self.state.lock();
-        inner.reading = false;
-        inner.reader_done = true;
-        drop(inner);
-        self.state.wake_all();
     }
 
     /// Waits for room under the prefetch: how many entries to read, and the acks to
@@ -109,16 +108,22 @@ impl<T: DeserializeOwned + Send + 'static> Reader<T> {
         }
     }
 
-    /// A read returned: `acks` were acknowledged and `taken` are held now.
-    fn took(&self, acks: &[String], taken: impl Iterator<Item = String>) {
+    /// A read returned: `acks` were acknowledged, and the entries read are held now;
+    /// those to deliver (not those held already: a group made again after it was
+    /// destroyed reads again what the thread holds).
+    fn took(
+        &self,
+        acks: &[String],
+        read: Vec<redis::streams::StreamId>,
+    ) -> Vec<redis::streams::StreamId> {
         let mut inner = self.state.lock();
         inner.reading = false;
         inner.connected = true;
         inner.counts.acked += acks.len() as u64;
         inner.acks_owed -= acks.len() as u64;
-        for id in taken {
-            inner.held.insert(id, 1);
-        }
+        read.into_iter()
+            .filter(|entry| inner.held.insert(entry.id.clone(), 1).is_none())
+            .collect()
     }
 
     /// Delivers one new entry to the thread, or sets it aside if it holds no task.
@@ -188,7 +193,7 @@ impl<T: DeserializeOwned + Send + 'static> Reader<T> {
             &self.client,
             &self.names.at,
             wait.max(Duration::from_secs(1)),
-            None,
+            Some(commands::READ_TIMEOUT),
         )
         .and_then(|mut connection| {
             commands::create_group(&mut connection, &self.names.key, &self.names.group)?;
@@ -201,48 +206,17 @@ impl<T: DeserializeOwned + Send + 'static> Reader<T> {
                 let mut inner = self.state.lock();
                 inner.reader_client = Some(id);
                 inner.connected = true;
+                // What a lost read took is the keeper's to deliver (it claims too: one
+                // party, so nothing is delivered twice).
+                inner.reread = true;
                 drop(inner);
+                self.state.work.notify_all();
                 tracing::info!(stream = %self.names.key, consumer = %self.names.consumer, "connected again");
-                self.reread_own();
             }
             Err(error) => {
                 tracing::debug!(stream = %self.names.key, %error, "not connected yet");
             }
         }
         true
-    }
-
-    /// After a reconnect: the entries Redis holds for this consumer that it does not
-    /// (a read whose answer the dropped connection lost) are delivered first, as a
-    /// further delivery.
-    fn reread_own(&mut self) {
-        let own: Result<Option<StreamReadReply>, _> = redis::cmd("XREADGROUP")
-            .arg("GROUP")
-            .arg(&self.names.group)
-            .arg(&self.names.consumer)
-            .arg("COUNT")
-            .arg(self.state.limits.prefetch)
-            .arg("STREAMS")
-            .arg(&self.names.key)
-            .arg("0")
-            .query(&mut self.connection);
-        let Ok(own) = own else {
-            return; // the next read fails too, and connects again
-        };
-        let lost: Vec<_> = {
-            let mut inner = self.state.lock();
-            let mut lost = Vec::new();
-            for entry in commands::entries(own) {
-                if !inner.held.contains_key(&entry.id) {
-                    inner.held.insert(entry.id.clone(), 2);
-                    lost.push(entry);
-                }
-            }
-            lost
-        };
-        for entry in lost {
-            tracing::info!(stream = %self.names.key, id = %entry.id, "delivering again what a lost read took");
-            self.deliver(entry, 2);
-        }
     }
 }

@@ -62,6 +62,11 @@ pub(crate) struct Inner {
     pub(crate) given_up: bool,
     /// The client id of the reader's connection, for `CLIENT UNBLOCK`.
     pub(crate) reader_client: Option<i64>,
+    /// The reader connected again: the keeper reads this consumer's own pending
+    /// entries, to deliver what a lost read took.
+    pub(crate) reread: bool,
+    /// The last claims found more than there was room for: claim again once there is.
+    pub(crate) claim_more: bool,
     /// The thread ended: the keeper settles what is owed and ends.
     pub(crate) closing: bool,
     pub(crate) connected: bool,
@@ -111,10 +116,12 @@ impl State {
         let reader_pays = ack && !inner.reading && !inner.stopping && !inner.reader_done;
         // The reader carries the acks with its next read: woken once it would read.
         let read = reader_pays && self.room(&inner).is_some();
+        let claim = inner.claim_more;
         drop(inner);
         if read {
             self.room.notify_all();
-        } else if !reader_pays {
+        }
+        if !reader_pays || claim {
             self.work.notify_all();
         }
     }

@@ -137,21 +137,23 @@ impl<T> Stream<T> {
         self
     }
 
-    /// The wait before the first retry of an entry that failed (default 1 s); it
-    /// doubles with each further attempt (up to 32 times), each drawn between half and
-    /// all of it.
+    /// The wait before the first retry of an entry that failed (default 1 s, at most
+    /// an hour); it doubles with each further attempt (up to 32 times), each drawn
+    /// between half and all of it.
     #[must_use]
     pub fn retry_backoff(mut self, backoff: Duration) -> Self {
-        self.limits.retry_backoff = backoff;
+        self.limits.retry_backoff = backoff.min(Duration::from_secs(3600));
         self
     }
 
     /// How long an entry held by a consumer that stopped renewing its lease stays
-    /// with it before a live consumer claims it (default 30 s). A live consumer
-    /// renews its leases every third of it.
+    /// with it before a live consumer claims it (default 30 s; from 30 ms to 24 days,
+    /// below the idle time a released entry is given). A live consumer renews its
+    /// leases every third of it.
     #[must_use]
     pub fn claim_idle(mut self, idle: Duration) -> Self {
-        self.limits.claim_idle = idle.max(Duration::from_millis(30));
+        let most = Duration::from_secs(24 * 24 * 3600);
+        self.limits.claim_idle = idle.clamp(Duration::from_millis(30), most);
         self
     }
 
@@ -240,7 +242,8 @@ impl<T: DeserializeOwned + Send + 'static> Source<T> for Stream<T> {
             limits,
             _task,
         } = *self;
-        let mut reading = commands::connect(&client, &at, CONNECT_TIMEOUT, None)?;
+        let mut reading =
+            commands::connect(&client, &at, CONNECT_TIMEOUT, Some(commands::READ_TIMEOUT))?;
         let keeping = commands::connect(&client, &at, CONNECT_TIMEOUT, Some(CONNECT_TIMEOUT))?;
         commands::create_group(&mut reading, &key, &group)?;
         let reader_client = commands::client_id(&mut reading)?;
@@ -268,6 +271,8 @@ impl<T: DeserializeOwned + Send + 'static> Source<T> for Stream<T> {
             connection: Some(keeping),
             feed,
             unblocking: None,
+            parked: Vec::new(),
+            claim_cursor: "0-0".to_owned(),
             _task: PhantomData,
         };
         let threads = [

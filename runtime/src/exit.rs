@@ -16,21 +16,27 @@ use crate::thread::BackgroundThread;
 /// # Examples
 ///
 /// ```
+/// use std::sync::mpsc;
 /// use threadward::{background_thread, BackgroundThread, BoxError, Context, Outcome};
 ///
 /// #[background_thread]
-/// struct Uploader;
+/// struct Uploader {
+///     disk: mpsc::Receiver<()>, // the disk fills up when told
+/// }
 ///
 /// impl BackgroundThread for Uploader {
 ///     type Task = &'static str;
 ///     fn handle(&mut self, file: &'static str, _ctx: &Context) -> Result<(), BoxError> {
+///         let _ = self.disk.recv();
 ///         Err(format!("disk full while uploading {file}").into())
 ///     }
 /// }
 ///
-/// let uploader = Uploader.spawn()?;
+/// let (fill, disk) = mpsc::channel();
+/// let uploader = Uploader { disk }.spawn()?;
 /// uploader.send("a.log")?;
-/// uploader.send("b.log")?; // queued behind the failure
+/// uploader.send("b.log")?; // queued behind the one that will fail
+/// fill.send(())?;
 /// let exit = uploader.join()?;
 /// assert!(matches!(exit.outcome(), Outcome::Failed(_)));
 /// assert_eq!(exit.handled(), 1);

@@ -69,6 +69,24 @@ impl<Task> Feed<Task> {
         }
     }
 
+    /// Queues `task` for the thread's `handle` if there is room now: never waits (for a
+    /// source's own thread that must not block, such as one that renews leases).
+    ///
+    /// # Errors
+    ///
+    /// [`DeliverError::Full`] when a bounded queue is full, [`DeliverError::Closed`]
+    /// when the thread takes no more work; both hand `task` and `receipt` back.
+    pub fn try_deliver(
+        &self,
+        task: Task,
+        receipt: Box<dyn Receipt>,
+    ) -> Result<(), DeliverError<Task>> {
+        match self.thread.upgrade() {
+            Some(thread) => thread.try_deliver(task, receipt),
+            None => Err(DeliverError::Closed(task, receipt)),
+        }
+    }
+
     /// Closes the thread's queue: the source delivers nothing more. A source calls it
     /// once it has stopped ([`OpenSource::stop`]) and delivered what it took before:
     /// the thread then handles what is queued and ends. (Until it is called, a stopping
@@ -92,8 +110,8 @@ impl<Task> Feed<Task> {
 pub enum DeliverError<Task> {
     /// The thread takes no more work: it is stopping, or has ended.
     Closed(Task, Box<dyn Receipt>),
-    /// Delivered from the thread itself into its own full bounded queue, where waiting
-    /// would never end.
+    /// The thread's bounded queue is full, and the delivery could not wait: from
+    /// [`Feed::try_deliver`], or from the thread itself (where waiting would never end).
     Full(Task, Box<dyn Receipt>),
 }
 
@@ -129,6 +147,7 @@ impl<Task> std::error::Error for DeliverError<Task> {}
 /// A thread's queue, as a source delivers into it (whatever the thread's type).
 trait Deliver<Task>: Send + Sync {
     fn deliver(&self, task: Task, receipt: Box<dyn Receipt>) -> Result<(), DeliverError<Task>>;
+    fn try_deliver(&self, task: Task, receipt: Box<dyn Receipt>) -> Result<(), DeliverError<Task>>;
     fn is_closed(&self) -> bool;
     fn close(&self);
 }
@@ -139,8 +158,36 @@ impl<T: BackgroundThread> Deliver<T::Task> for Shared<T> {
         task: T::Task,
         receipt: Box<dyn Receipt>,
     ) -> Result<(), DeliverError<T::Task>> {
+        self.push(task, receipt, self.control.is_current())
+    }
+
+    fn try_deliver(
+        &self,
+        task: T::Task,
+        receipt: Box<dyn Receipt>,
+    ) -> Result<(), DeliverError<T::Task>> {
+        self.push(task, receipt, true)
+    }
+
+    fn is_closed(&self) -> bool {
+        self.control.is_closed()
+    }
+
+    fn close(&self) {
+        self.control.close_queue();
+    }
+}
+
+impl<T: BackgroundThread> Shared<T> {
+    /// Queues a task from a source; without waiting for room if `at_once`.
+    fn push(
+        &self,
+        task: T::Task,
+        receipt: Box<dyn Receipt>,
+        at_once: bool,
+    ) -> Result<(), DeliverError<T::Task>> {
         let message = Message::job(FedJob::<T> { task, receipt });
-        let (refused, full) = if self.control.is_current() {
+        let (refused, full) = if at_once {
             match self.queue.try_send(message) {
                 Ok(()) => return Ok(()),
                 Err(Refused::Full(m)) => (m, true),
@@ -158,14 +205,6 @@ impl<T: BackgroundThread> Deliver<T::Task> for Shared<T> {
         } else {
             DeliverError::Closed(task, receipt)
         })
-    }
-
-    fn is_closed(&self) -> bool {
-        self.control.is_closed()
-    }
-
-    fn close(&self) {
-        self.control.close_queue();
     }
 }
 
