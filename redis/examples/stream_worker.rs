@@ -92,6 +92,11 @@ mod unix {
             .with_writer(std::io::stderr)
             .with_max_level(tracing::Level::INFO)
             .init();
+        // Signals are taken over before anything starts: a SIGTERM from now on stops
+        // the workers gracefully, never by the default action.
+        let shutdown = Shutdown::on_signals()
+            .grace(Duration::from_secs(10))
+            .install()?;
         let threads = option(&args, "--threads")?.unwrap_or(1);
         let mut handles = Vec::new();
         for _ in 0..threads {
@@ -108,9 +113,7 @@ mod unix {
             handles.push(Worker.spawn_with(stream)?);
         }
         println!("ready");
-        let report = Shutdown::on_signals()
-            .grace(Duration::from_secs(10))
-            .wait()?;
+        let report = shutdown.wait();
         drop(handles); // the shutdown took the exits: its report has them
         print!("{report}");
         Ok(std::process::ExitCode::from(

@@ -147,8 +147,30 @@ pub(crate) fn claim_again(
 /// waits, so the next claim takes them (without counting a delivery).
 pub(crate) fn release(
     con: &mut Connection,
+    at: (&str, &str, &str),
+    ids: &[String],
+) -> Result<(), Error> {
+    set_idle(con, at, ids, i64::from(i32::MAX), "XCLAIM (release)")
+}
+
+/// Resets the idle time of `ids`, held by `consumer`, without counting a delivery: the
+/// lease that keeps other consumers from claiming them.
+pub(crate) fn renew(
+    con: &mut Connection,
+    at: (&str, &str, &str),
+    ids: &[String],
+) -> Result<(), Error> {
+    set_idle(con, at, ids, 0, "XCLAIM (lease)")
+}
+
+/// Sets the idle time of `ids` (kept by `consumer`) to `idle_ms`, without counting a
+/// delivery.
+fn set_idle(
+    con: &mut Connection,
     (key, group, consumer): (&str, &str, &str),
     ids: &[String],
+    idle_ms: i64,
+    name: &'static str,
 ) -> Result<(), Error> {
     if ids.is_empty() {
         return Ok(());
@@ -160,11 +182,11 @@ pub(crate) fn release(
         .arg(0)
         .arg(ids)
         .arg("IDLE")
-        .arg(i64::from(i32::MAX))
+        .arg(idle_ms)
         .arg("JUSTID")
         .query::<Value>(con)
         .map(drop)
-        .map_err(|error| Error::command("XCLAIM", &error))
+        .map_err(|error| Error::command(name, &error))
 }
 
 /// Moves `id` to the dead-letter stream `dead`, with its fields (the envelope as it
@@ -203,28 +225,6 @@ pub(crate) fn dead_letter(
         .invoke::<i64>(con)
         .map(drop)
         .map_err(|error| Error::command("XADD (dead letter)", &error))
-}
-
-/// Resets the idle time of `ids`, held by `consumer`, without counting a delivery: the
-/// lease that keeps other consumers from claiming them.
-pub(crate) fn renew(
-    con: &mut Connection,
-    (key, group, consumer): (&str, &str, &str),
-    ids: &[String],
-) -> Result<(), Error> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    redis::cmd("XCLAIM")
-        .arg(key)
-        .arg(group)
-        .arg(consumer)
-        .arg(0)
-        .arg(ids)
-        .arg("JUSTID")
-        .query::<Value>(con)
-        .map(drop)
-        .map_err(|error| Error::command("XCLAIM (lease)", &error))
 }
 
 /// Claims for `consumer` up to `count` entries that other consumers (or this one, after

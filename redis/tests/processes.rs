@@ -164,7 +164,7 @@ fn a_poison_pill_is_dead_lettered_after_its_deliveries() {
             deaths += 1;
         } else {
             worker.signal("TERM");
-            assert_eq!(worker.wait(), Some(0));
+            assert_eq!(worker.wait(), Some(0), "{:?}", worker.lines());
         }
     }
     assert_eq!(deaths, 2);

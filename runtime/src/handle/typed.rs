@@ -284,10 +284,10 @@ impl<T: BackgroundThread> Handle<T> {
         ))
     }
 
-    /// Asks the thread to stop: from now on it accepts no tasks, handles the ones it
-    /// accepted, runs `shutdown` and ends. Does not wait for that ([`join`](Self::join)
-    /// does), but the first request runs the thread's [`Context::on_stop`] hooks here,
-    /// before returning. Idempotent, and valid in every state.
+    /// Asks the thread to stop: from now on it accepts no tasks (fed from a source, once
+    /// the source delivered what it took), handles the ones it accepted, runs
+    /// `shutdown` and ends. Does not wait for that ([`join`](Self::join) does), but the
+    /// first request runs the thread's [`Context::on_stop`] hooks here. Idempotent.
     pub fn stop(&self) {
         self.control().request_stop();
     }
