@@ -23,9 +23,13 @@ enum Job {
 
 type Seen = Arc<Mutex<HashMap<u32, u32>>>;
 
-fn count(seen: &Seen, job: &Job) {
+/// Counts `job` as handled, and holds the thread as long as it says.
+fn work(seen: &Seen, job: &Job, ctx: &Context) {
     let (Job::Work(n) | Job::Hold(n, _)) = job;
     *seen.lock().unwrap().entry(*n).or_default() += 1;
+    if let Job::Hold(_, ms) = job {
+        ctx.sleep(Duration::from_millis(*ms));
+    }
 }
 
 /// A queue of one: full as soon as one task waits behind the one being handled.
@@ -37,10 +41,7 @@ struct Small {
 impl BackgroundThread for Small {
     type Task = Job;
     fn handle(&mut self, job: Job, ctx: &Context) -> Result<(), BoxError> {
-        count(&self.seen, &job);
-        if let Job::Hold(_, ms) = job {
-            ctx.sleep(Duration::from_millis(ms));
-        }
+        work(&self.seen, &job, ctx);
         Ok(())
     }
 }
@@ -53,10 +54,7 @@ struct Big {
 impl BackgroundThread for Big {
     type Task = Job;
     fn handle(&mut self, job: Job, ctx: &Context) -> Result<(), BoxError> {
-        count(&self.seen, &job);
-        if let Job::Hold(_, ms) = job {
-            ctx.sleep(Duration::from_millis(ms));
-        }
+        work(&self.seen, &job, ctx);
         Ok(())
     }
 }

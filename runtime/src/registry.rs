@@ -197,10 +197,8 @@ impl Registry {
     /// # Examples
     ///
     /// ```
-    /// use std::time::Duration;
-    /// use threadward::Registry;
-    ///
-    /// let registry = Registry::new();
+    /// # use std::time::Duration;
+    /// let registry = threadward::Registry::new();
     /// let busy = |ctx: &threadward::Context| { ctx.sleep(Duration::from_secs(3600)); Ok(()) };
     /// let id = threadward::thread("indexer").spawn_in(&registry, busy)?.id();
     /// let found = registry.get(id).ok_or("not running")?; // an id is `Copy`: keep it
