@@ -109,7 +109,9 @@ fn the_service_accepts_rejects_reports_and_stops_without_losing_a_task() {
     let (status, body) = curl(&[&format!("{}/threads", service.url)]);
     assert_eq!(status, 200);
     let json = body.rsplit("\r\n\r\n").next().unwrap_or_default();
-    let threads: serde_json::Value = serde_json::from_str(json).expect("JSON");
+    let snapshot: serde_json::Value = serde_json::from_str(json).expect("JSON");
+    assert_eq!(snapshot["schema"], 1, "{snapshot}");
+    let threads = &snapshot["threads"];
     let names: Vec<&str> = threads
         .as_array()
         .expect("an array")
@@ -125,6 +127,9 @@ fn the_service_accepts_rejects_reports_and_stops_without_losing_a_task() {
         "started_at_unix_ms",
         "last_woken_ms_ago",
         "last_checkpoint",
+        "idle",
+        "capacity",
+        "refused",
     ] {
         assert!(threads[0].get(field).is_some(), "`{field}` in {threads}");
     }

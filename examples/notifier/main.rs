@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run --example notifier                 # listens on 127.0.0.1:8080
 //! cargo run --example notifier -- --port 9000  # or PORT=9000
+//! cargo run --example notifier -- --console 127.0.0.1:9750  # and its threads live in a browser
 //! cargo run --example notifier --features redis -- --redis redis://127.0.0.1:6379/ --port 9001
 //! curl -X POST localhost:8080/task -d '{"recipient": "ada@example.com", "text": "hello"}'
 //! curl localhost:8080/threads
@@ -15,7 +16,7 @@
 //!   not complete within the timeout → 408; the queue (64) still full after
 //!   `NOTIFIER_QUEUE_WAIT_MS` (default 100) → 503 with `Retry-After`; once the shutdown
 //!   began → 503.
-//! - `GET /threads`: the registry as JSON; `GET /stats`: how many notifications were
+//! - `GET /threads`: the registry as JSON (the console's record, `threadward_console::Snapshot`); `GET /stats`: how many notifications were
 //!   accepted, wait for room, are queued and were delivered; `GET /recent`: the ids of
 //!   the latest deliveries (asked of the notifier's thread by a call); `GET /healthz`: `{"status": "ok"}` (503
 //!   while draining). `HEAD` works where `GET` does; query strings are ignored; other
@@ -44,6 +45,11 @@
 //!   then (unique across the processes), and each delivery still logs
 //!   `sent notification #ID` with the id of its 202. Without `--redis` nothing of Redis
 //!   is used.
+//!
+//! - `--console ADDR`: also serves threadward's web console on `ADDR` (loopback; read
+//!   only, no actions), printing `console on http://ADDR/`: every thread live, stuck ones
+//!   marked with where they are, the recent exits, and a shutdown as it happens. The
+//!   console stops last, so a page open during Ctrl-C shows the drain and the report.
 //!
 //! Logs go through `tracing` to stdout; `RUST_LOG` sets the level (`info` by default).
 //! Text from clients is logged escaped (`?` formatting), so it cannot forge log lines.
@@ -96,6 +102,8 @@ struct Config {
     redis: Option<String>,
     /// `--claim-idle-ms N`: how long a dead notifier's notifications wait to be claimed.
     claim_idle: Duration,
+    /// `--console ADDR`: where the web console listens, if anywhere.
+    console: Option<String>,
 }
 
 #[cfg(unix)]
@@ -103,7 +111,7 @@ impl Config {
     /// `--port N`, else `PORT`, else 8080; the rest from `NOTIFIER_…` variables.
     fn from_env() -> Result<Self, String> {
         let mut args = std::env::args().skip(1);
-        let (mut port, mut redis, mut claim_idle) = (None, None, 30_000);
+        let (mut port, mut redis, mut claim_idle, mut console) = (None, None, 30_000, None);
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--port" => {
@@ -111,6 +119,7 @@ impl Config {
                     port = Some(value.parse().map_err(|e| format!("--port {value}: {e}"))?);
                 }
                 "--redis" => redis = Some(args.next().ok_or("--redis needs a URL")?),
+                "--console" => console = Some(args.next().ok_or("--console needs an address")?),
                 "--claim-idle-ms" => {
                     let value = args.next().ok_or("--claim-idle-ms needs a number")?;
                     claim_idle = value
@@ -119,7 +128,7 @@ impl Config {
                 }
                 other => {
                     return Err(format!(
-                        "unknown argument `{other}` (try --port N, --redis URL, --claim-idle-ms N)"
+                        "unknown argument `{other}` (try --port N, --redis URL, --claim-idle-ms N, --console ADDR)"
                     ))
                 }
             }
@@ -138,6 +147,7 @@ impl Config {
             delivery: millis("NOTIFIER_DELIVERY_MS", 1)?,
             redis,
             claim_idle: Duration::from_millis(claim_idle),
+            console,
         };
         if config.timeout.is_zero() {
             return Err("NOTIFIER_TIMEOUT_MS must be at least 1".into());
@@ -215,11 +225,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .downcast::<Notifier>()
             .map_err(|_| "`notification` is not a Notifier")?,
     };
+    // Stopped by a shutdown after every other thread: its pages show the drain.
+    let console = match &config.console {
+        Some(address) => Some(threadward_console::Console::bind(address.as_str()).spawn()?),
+        None => None,
+    };
     // Started after the notifier, so a shutdown stops it first. Its `startup` binds.
     let http = HttpServer::new(config, notifier.clone()).spawn()?;
     let address = http.call(|server, _ctx| server.address())??;
     http.send(())?;
     println!("listening on http://{address}; press Ctrl-C to stop");
+    if let Some(console) = &console {
+        println!("console on {}", console.url());
+    }
 
     let report = shutdown.wait();
     let exit = notifier.join()?;

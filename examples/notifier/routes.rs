@@ -63,10 +63,11 @@ pub(crate) async fn respond(front: &Front, request: Request<Incoming>) -> Answer
             &json!({"status": "draining"}),
         )),
         "/healthz" if read => reply(StatusCode::OK, &json!({"status": "ok"})),
-        // `ThreadInfo` is `Serialize` with threadward's `serde` feature, which this
-        // repository's dev-dependencies turn on: in your own service, depend on
-        // `threadward = { version = "0.1", features = ["serde"] }`.
-        "/threads" if read => reply(StatusCode::OK, &json!(threadward::registry().active())),
+        // The console's record (versioned): the same schema as its own `/threads`.
+        "/threads" if read => {
+            let snapshot = threadward_console::Snapshot::now(threadward::registry());
+            json_reply(StatusCode::OK, snapshot.to_json())
+        }
         "/stats" if read => stats(front),
         "/recent" if read => recent(front).await,
         "/healthz" | "/threads" | "/stats" | "/recent" => not_allowed("GET, HEAD"),
@@ -238,7 +239,11 @@ impl Drop for Waiting<'_> {
 }
 
 fn reply(status: StatusCode, body: &Value) -> Answer {
-    let mut answer = Response::new(Full::new(Bytes::from(body.to_string())));
+    json_reply(status, body.to_string())
+}
+
+fn json_reply(status: StatusCode, body: String) -> Answer {
+    let mut answer = Response::new(Full::new(Bytes::from(body)));
     *answer.status_mut() = status;
     answer
         .headers_mut()

@@ -31,6 +31,14 @@ pub struct ThreadInfo {
     /// How many accepted tasks and calls wait in its queue (0 for a pool's worker: the
     /// queue is the pool's, counted there).
     pub queue_depth: usize,
+    /// How many tasks and calls its queue holds at most (`capacity`), if it is bounded.
+    pub capacity: Option<usize>,
+    /// How many tasks sends refused, so far: the queue full (`try_send`), no room in
+    /// time (`send_timeout`), or the thread stopping or ended.
+    pub refused: u64,
+    /// Whether it sleeps now, waiting for work (every worker, for a pool). A thread
+    /// that is not idle is busy: in `handle`, a call, a tick, `startup` or `shutdown`.
+    pub idle: bool,
     /// When it was spawned.
     #[cfg_attr(
         feature = "serde",
@@ -47,6 +55,22 @@ pub struct ThreadInfo {
         serde(rename = "last_woken_ms_ago", serialize_with = "serde_impls::millis")
     )]
     pub last_woken: Option<Duration>,
+    /// How long ago a stop (or a halt) was first requested, if one was.
+    #[cfg_attr(
+        feature = "serde",
+        serde(
+            rename = "stop_requested_ms_ago",
+            serialize_with = "serde_impls::millis"
+        )
+    )]
+    pub stop_requested: Option<Duration>,
+    /// Whether it was halted: its checkpoints unwind.
+    pub halt_requested: bool,
+    /// Whether it has `on_stop` hooks that a stop will run
+    /// ([`Context::on_stop`](crate::Context::on_stop)): a thread that blocks in one
+    /// `handle` by design (hosting a server) and is stopped through such a hook is not
+    /// stuck, however long its task.
+    pub on_stop: bool,
     /// Where and how long ago it last passed a checkpoint, if ever.
     pub last_checkpoint: Option<LastCheckpoint>,
     /// How many times a failed instance was replaced by a fresh value (`restart`).
@@ -73,8 +97,14 @@ impl ThreadInfo {
             state: control.state(),
             handled: control.handled(),
             queue_depth: control.queue_depth(),
+            capacity: control.capacity(),
+            refused: control.refused(),
+            idle: control.is_idle(),
             started_at: control.started_at,
             last_woken: control.last_woken_ago(),
+            stop_requested: control.stop_requested_ago(),
+            halt_requested: control.is_halt_requested(),
+            on_stop: control.has_stop_hooks(),
             last_checkpoint: control.halt.last_checkpoint(),
             restarts: control.restarts(),
             last_failure: control.last_failure(),
@@ -86,6 +116,9 @@ impl ThreadInfo {
 }
 
 #[cfg(feature = "serde")]
+pub(crate) use serde_impls::{millis as serde_millis_opt, serde_millis};
+
+#[cfg(feature = "serde")]
 mod serde_impls {
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -95,7 +128,7 @@ mod serde_impls {
     use crate::halt::LastCheckpoint;
 
     #[allow(clippy::trivially_copy_pass_by_ref)] // serde's `serialize_with` signature
-    pub(super) fn unix_millis<S: Serializer>(at: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn unix_millis<S: Serializer>(at: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
         let millis = at
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
@@ -104,8 +137,16 @@ mod serde_impls {
     }
 
     #[allow(clippy::ref_option)] // serde's `serialize_with` signature
-    pub(super) fn millis<S: Serializer>(ago: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn millis<S: Serializer>(ago: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
         ago.map(micros_as_millis).serialize(s)
+    }
+
+    /// A duration as milliseconds with microsecond precision.
+    pub(crate) fn serde_millis<S: Serializer>(
+        duration: &Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(micros_as_millis(*duration))
     }
 
     /// Milliseconds with microsecond precision (`9.715`, not `9.715537999999999`).

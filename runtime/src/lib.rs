@@ -46,6 +46,7 @@ mod handle;
 // threads; the manager; the factory; the shutdown.
 mod watchers;
 
+mod progress;
 mod registry;
 
 mod watching;
@@ -105,6 +106,7 @@ pub use info::ThreadInfo;
 pub use manager::{Manager, Pending};
 pub use outcome::{ExitReport, Outcome, SharedError};
 pub use pool::Pool;
+pub use progress::{ShutdownProgress, ShutdownStep};
 pub use registry::{registry, Registry};
 pub use restart::{Restart, RestartPolicy};
 pub use settings::{Settings, SettingsError};

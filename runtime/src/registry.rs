@@ -12,6 +12,7 @@ use crate::handle::{AnyHandle, Managed};
 use crate::ids::ThreadId;
 use crate::info::ThreadInfo;
 use crate::outcome::ExitReport;
+use crate::progress::Progress;
 use crate::sync::{Mutex, MutexGuard};
 use crate::watchers::Watchers;
 
@@ -92,20 +93,12 @@ impl Remembered {
     }
 }
 
+#[derive(Default)]
 struct Inner {
     threads: Mutex<Threads>,
     limit: Option<usize>,
     watchers: Watchers,
-}
-
-impl Default for Inner {
-    fn default() -> Self {
-        Self {
-            threads: Mutex::new(Threads::default()),
-            limit: None,
-            watchers: Watchers::default(),
-        }
-    }
+    progress: Progress,
 }
 
 impl Registry {
@@ -134,9 +127,8 @@ impl Registry {
     pub fn with_limit(limit: usize) -> Self {
         Self {
             inner: Arc::new(Inner {
-                threads: Mutex::new(Threads::default()),
                 limit: Some(limit),
-                watchers: Watchers::default(),
+                ..Inner::default()
             }),
         }
     }
@@ -336,6 +328,10 @@ impl Registry {
     /// Who is told of this registry's exits and escalations.
     pub(crate) fn watchers(&self) -> &Watchers {
         &self.inner.watchers
+    }
+
+    pub(crate) fn progress(&self) -> &Progress {
+        &self.inner.progress
     }
 
     /// The threads, the last-started first, copied out so that they are stopped outside

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::context::Context;
-use crate::control::Control;
+use crate::control::{Control, Idleness};
 use crate::error::BoxError;
 use crate::handle::Message;
 use crate::queue::{Inbox, Next};
@@ -48,7 +48,7 @@ fn serve_untimed<T: BackgroundThread>(
     handled: &mut u64,
     undelivered: &mut Vec<T::Task>,
 ) -> Result<Served, BoxError> {
-    while let Some(message) = inbox.next(|| control.mark_woken()) {
+    while let Some(message) = inbox.next(Idleness(control)) {
         if control.halt.is_halted() {
             return Ok(halted(message, undelivered));
         }
@@ -84,12 +84,12 @@ fn serve_timed<T: BackgroundThread>(
         // The busy path: one message, and the clock read only at the pace's count or
         // when the period changed (`set_every` in `handle`).
         let message = match wake {
-            Some(at) => match inbox.next_until(at, || control.mark_woken()) {
+            Some(at) => match inbox.next_until(at, Idleness(control)) {
                 Next::Item(message) => Some(message),
                 Next::Closed => return Ok(drained(control)),
                 Next::Timeout => None,
             },
-            None => match inbox.next(|| control.mark_woken()) {
+            None => match inbox.next(Idleness(control)) {
                 Some(message) => Some(message),
                 None => return Ok(drained(control)),
             },

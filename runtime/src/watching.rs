@@ -5,9 +5,17 @@ use std::sync::mpsc;
 
 use crate::ids::ThreadId;
 use crate::outcome::ExitReport;
+use crate::progress::ShutdownProgress;
 use crate::registry::Registry;
 
 impl Registry {
+    /// How far the shutdown of this registry has got, once one has begun: its step,
+    /// how long the step has left, how many threads have not ended, and, once they all
+    /// have, the report. `None` before a [`Shutdown`](crate::Shutdown) began.
+    pub fn shutdown_progress(&self) -> Option<ShutdownProgress> {
+        self.progress().read()
+    }
+
     /// Runs `f` with the exit report of every thread of this registry that ends from
     /// now on: once per thread, on the ending thread, once its exit is published. Keep
     /// it short (the thread's joiners wait for its OS thread, which runs `f`), or use

@@ -322,6 +322,15 @@ impl Context {
     pub fn on_stop(&self, hook: impl FnOnce() + Send + 'static) {
         self.control.on_stop(Box::new(hook));
     }
+
+    /// Asks a [`Shutdown`](crate::Shutdown) to stop this thread only once every other
+    /// thread of its registry has ended and the report is written: for a thread that
+    /// watches the others (a console showing the shutdown as it happens). Call it from
+    /// `startup`, so that it holds before anyone can begin a shutdown. A stop or halt
+    /// from elsewhere (a handle, `stop_all`) is not delayed.
+    pub fn stop_last(&self) {
+        self.control.set_stop_last();
+    }
 }
 
 impl fmt::Debug for Context {

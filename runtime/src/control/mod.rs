@@ -37,8 +37,13 @@ pub(crate) struct Control {
     pub(crate) started_at: SystemTime,
     pub(crate) started: Instant,
     pub(crate) halt: Arc<HaltState>,
-    /// When the thread last woke from an idle wait for work.
+    /// When the thread last woke from an idle wait for work; flagged while it sleeps
+    /// in one.
     woken: Stamp,
+    /// How many tasks sends refused.
+    refused: AtomicU64,
+    /// Whether a shutdown stops it after the others (`Context::stop_last`).
+    stop_last: std::sync::atomic::AtomicBool,
     /// When a stop (or halt) was first requested.
     stop_requested: OnceLock<Instant>,
     /// Holds a token once a stop or halt was requested, to cut interruptible waits short.
@@ -81,8 +86,10 @@ pub(crate) struct Control {
 mod crew;
 mod exit;
 mod family;
+mod observed;
 
 pub(crate) use family::ChildLink;
+pub(crate) use observed::Idleness;
 
 impl Control {
     pub(crate) fn new(
@@ -103,6 +110,8 @@ impl Control {
             started,
             halt: Arc::new(HaltState::new(started)),
             woken: Stamp::default(),
+            refused: AtomicU64::new(0),
+            stop_last: std::sync::atomic::AtomicBool::new(false),
             stop_requested: OnceLock::new(),
             interrupt: OnceLock::new(),
             on_stop: Mutex::new(Some(Vec::new())),
@@ -385,15 +394,6 @@ impl Control {
     /// wait never misses a request's token.
     fn interrupt_channel(&self) -> &(channel::Sender<()>, channel::Receiver<()>) {
         self.interrupt.get_or_init(|| channel::bounded(1))
-    }
-
-    pub(crate) fn mark_woken(&self) {
-        self.woken.mark(self.started);
-    }
-
-    /// How long ago this thread last woke from an idle wait for work.
-    fn own_last_woken_ago(&self) -> Option<Duration> {
-        self.woken.ago(self.started)
     }
 
     pub(crate) fn stop_requested(&self) -> Option<Instant> {

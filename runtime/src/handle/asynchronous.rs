@@ -59,6 +59,7 @@ impl<T: BackgroundThread> Sender<T> {
             .send_async(Message::Task(task))
             .await
             .map_err(|refused| {
+                self.shared.control.count_refused();
                 SendError::new(refused.into_item().into_task(), self.shared.control.state())
             })
     }

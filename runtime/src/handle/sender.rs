@@ -44,7 +44,10 @@ impl<T: BackgroundThread> Sender<T> {
         self.shared
             .queue
             .send(Message::Task(task))
-            .map_err(|message| SendError::new(message.into_task(), self.shared.control.state()))
+            .map_err(|message| {
+                self.shared.control.count_refused();
+                SendError::new(message.into_task(), self.shared.control.state())
+            })
     }
 
     /// Queues a task if the queue has room now.
@@ -57,6 +60,7 @@ impl<T: BackgroundThread> Sender<T> {
         self.shared
             .queue
             .try_send(Message::Task(task))
+            .inspect_err(|_| self.shared.control.count_refused())
             .map_err(|refused| match refused {
                 Refused::Full(m) => TrySendError::Full(m.into_task()),
                 Refused::Timeout(m) | Refused::Closed(m) => {
@@ -81,6 +85,7 @@ impl<T: BackgroundThread> Sender<T> {
         self.shared
             .queue
             .send_timeout(Message::Task(task), timeout)
+            .inspect_err(|_| self.shared.control.count_refused())
             .map_err(|refused| match refused {
                 Refused::Full(m) | Refused::Timeout(m) => SendTimeoutError::Timeout(m.into_task()),
                 Refused::Closed(m) => {

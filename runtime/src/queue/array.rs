@@ -56,7 +56,7 @@ impl<M: Item> Array<M> {
         }
     }
 
-    fn capacity(&self) -> usize {
+    pub(super) fn capacity(&self) -> usize {
         self.slots.len()
     }
 

@@ -72,6 +72,23 @@ pub(crate) struct Inbox<M: Item> {
     _receiver: std::marker::PhantomData<std::cell::Cell<()>>,
 }
 
+/// What a receiver's wait tells its thread: that it goes to sleep for want of items,
+/// and how the sleep ended. A closure is told only of a wake-up by an item or a close.
+pub(crate) trait Watch {
+    /// The receiver is about to sleep: the queue is open and empty.
+    fn sleeps(&mut self) {}
+    /// An item, or the close, ended the sleep.
+    fn woke(&mut self);
+    /// The deadline ended the sleep.
+    fn timed_out(&mut self) {}
+}
+
+impl<F: FnMut()> Watch for F {
+    fn woke(&mut self) {
+        self();
+    }
+}
+
 /// What the thread's shared state needs of its queue, whatever the item type.
 pub(crate) trait Closable: Send + Sync {
     /// Closes the queue: no item is accepted from now on, and a receiver (or sender)
@@ -81,6 +98,8 @@ pub(crate) trait Closable: Send + Sync {
     fn is_closed(&self) -> bool;
     /// How many accepted items wait to be received.
     fn len(&self) -> usize;
+    /// How many items it holds at most, if it is bounded.
+    fn capacity(&self) -> Option<usize>;
 }
 
 impl<M: Item> Queue<M> {
@@ -220,6 +239,13 @@ where
             Channel::Bounded(array) => array.len(),
         }
     }
+
+    fn capacity(&self) -> Option<usize> {
+        match &self.channel {
+            Channel::Unbounded(_) => None,
+            Channel::Bounded(array) => Some(array.capacity()),
+        }
+    }
 }
 
 impl<M: Item> Inbox<M> {
@@ -237,18 +263,18 @@ impl<M: Item> Inbox<M> {
 
     /// The next item, or `None` once the queue is closed and every item it accepted has
     /// been received. Blocks (in the kernel, no polling) while the queue is open and
-    /// empty; `woke` runs when such a wait ends.
+    /// empty; `watch` is told when such a wait begins and ends.
     #[inline]
-    pub(crate) fn next(&self, woke: impl FnOnce()) -> Option<M> {
+    pub(crate) fn next(&self, watch: impl Watch) -> Option<M> {
         match self.take() {
             Pop::Item(item) => Some(item),
             Pop::Closed => None,
-            Pop::Empty => self.wait(woke),
+            Pop::Empty => self.wait(watch),
         }
     }
 
     #[cold]
-    fn wait(&self, woke: impl FnOnce()) -> Option<M> {
+    fn wait(&self, mut watch: impl Watch) -> Option<M> {
         // A sender is often a moment away: a short back-off before sleeping.
         let backoff = Backoff::new();
         while !backoff.is_completed() {
@@ -259,13 +285,14 @@ impl<M: Item> Inbox<M> {
                 Pop::Empty => {}
             }
         }
+        watch.sleeps();
         // Popped quietly: the receiver must not take the senders' lock inside its own.
         let item = self.queue.receiver.wait_until(None, || match self.pop() {
             Pop::Item(item) => Some(Some(item)),
             Pop::Closed => Some(None),
             Pop::Empty => None,
         });
-        woke();
+        watch.woke();
         let item = item.flatten();
         if item.is_some() {
             self.made_room();
@@ -277,16 +304,16 @@ impl<M: Item> Inbox<M> {
     /// `deadline` has passed with the queue open and empty. An item already queued is
     /// taken whatever the time: the deadline bounds only the wait.
     #[inline]
-    pub(crate) fn next_until(&self, deadline: Instant, woke: impl FnOnce()) -> Next<M> {
+    pub(crate) fn next_until(&self, deadline: Instant, watch: impl Watch) -> Next<M> {
         match self.take() {
             Pop::Item(item) => Next::Item(item),
             Pop::Closed => Next::Closed,
-            Pop::Empty => self.wait_until(deadline, woke),
+            Pop::Empty => self.wait_until(deadline, watch),
         }
     }
 
     #[cold]
-    fn wait_until(&self, deadline: Instant, woke: impl FnOnce()) -> Next<M> {
+    fn wait_until(&self, deadline: Instant, mut watch: impl Watch) -> Next<M> {
         // As in `wait`: a sender is often a moment away. (The deadline is first read
         // after the back-off, by the waiters: a wait past it returns at once.)
         let backoff = Backoff::new();
@@ -298,6 +325,7 @@ impl<M: Item> Inbox<M> {
                 Pop::Empty => {}
             }
         }
+        watch.sleeps();
         // Popped quietly: the receiver must not take the senders' lock inside its own.
         let item = self
             .queue
@@ -310,15 +338,18 @@ impl<M: Item> Inbox<M> {
         // Only work wakes a thread from idleness: a tick's deadline does not.
         match item {
             Some(Some(item)) => {
-                woke();
+                watch.woke();
                 self.made_room();
                 Next::Item(item)
             }
             Some(None) => {
-                woke();
+                watch.woke();
                 Next::Closed
             }
-            None => Next::Timeout,
+            None => {
+                watch.timed_out();
+                Next::Timeout
+            }
         }
     }
 

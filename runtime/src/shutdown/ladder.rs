@@ -14,6 +14,8 @@ use super::report::ShutdownReport;
 use super::{Cause, Event, ShutdownHandle, StopOrder};
 use crate::control::Control;
 use crate::handle::AnyHandle;
+use crate::progress::ShutdownStep;
+use crate::registry::Remembered;
 
 /// How long `wait` lets the `on_stop` hooks still running finish once every thread has
 /// ended (at most; never past the step's deadline). Hooks unblock threads, so once
@@ -26,10 +28,15 @@ enum Step {
     Halting,
 }
 
-/// The threads a shutdown stops, in stop order, and which of them have ended.
+/// The threads a shutdown stops, in stop order (those that stop last at the end), and
+/// which of them have ended.
 struct Targets {
     handles: Vec<AnyHandle>,
     ended: Vec<bool>,
+    /// The targets of the current phase: first those that do not stop last, then those
+    /// that do.
+    phase: std::ops::Range<usize>,
+    /// How many targets of the current phase have not ended.
     remaining: usize,
     /// The next target to ask to stop (one by one).
     next: usize,
@@ -40,30 +47,54 @@ struct Targets {
 
 impl Targets {
     fn new(handles: Vec<AnyHandle>) -> Self {
+        let (mut handles, last): (Vec<_>, Vec<_>) = handles
+            .into_iter()
+            .partition(|handle| !handle.control().stops_last());
+        let first = handles.len();
+        handles.extend(last);
         Self {
             ended: vec![false; handles.len()],
-            remaining: handles.len(),
+            remaining: first,
+            phase: 0..first,
             next: 0,
             handles,
             hooks: Vec::new(),
         }
     }
 
+    /// Moves on to the threads that stop last, once the others have ended; says
+    /// whether there are any.
+    fn next_phase(&mut self) -> bool {
+        if self.phase.end == self.handles.len() {
+            return false;
+        }
+        self.phase = self.phase.end..self.handles.len();
+        self.next = self.phase.start;
+        self.remaining = self.phase.clone().filter(|&i| !self.ended[i]).count();
+        true
+    }
+
+    /// The targets of the phases so far.
+    fn so_far(&self) -> &[AnyHandle] {
+        &self.handles[..self.phase.end]
+    }
+
     fn mark_ended(&mut self, index: usize) {
-        if !std::mem::replace(&mut self.ended[index], true) {
+        if !std::mem::replace(&mut self.ended[index], true) && self.phase.contains(&index) {
             self.remaining -= 1;
         }
     }
 
-    /// Asks the next targets that have not ended to stop: one, or all of them.
+    /// Asks the next targets of the phase that have not ended to stop: one, or all of
+    /// them.
     fn stop_next(&mut self, order: StopOrder) {
-        while let Some(handle) = self.handles.get(self.next) {
+        while self.next < self.phase.end {
             let index = self.next;
             self.next += 1;
             if self.ended[index] {
                 continue;
             }
-            let control = Arc::clone(handle.control());
+            let control = Arc::clone(self.handles[index].control());
             control.signal_stop();
             self.run_hooks(&control);
             if order == StopOrder::OneByOne {
@@ -77,15 +108,14 @@ impl Targets {
         self.next == index + 1
     }
 
-    /// Halts every target still running.
+    /// Halts every target of the phase still running.
     fn halt_all(&mut self) {
-        self.next = self.handles.len();
+        self.next = self.phase.end;
         let running: Vec<_> = self
-            .handles
-            .iter()
-            .zip(&self.ended)
-            .filter(|(_, &ended)| !ended)
-            .map(|(handle, _)| Arc::clone(handle.control()))
+            .phase
+            .clone()
+            .filter(|&index| !self.ended[index])
+            .map(|index| Arc::clone(self.handles[index].control()))
             .collect();
         for control in &running {
             control.signal_halt();
@@ -177,52 +207,87 @@ impl ShutdownHandle {
                 let _ = events.send(Event::Ended(index));
             }));
         }
-        targets.stop_next(self.config.order);
-
-        let mut step = Step::Stopping;
-        let mut last_signal = match cause {
-            Cause::Signal(signal) => Some(signal),
-            Cause::Triggered | Cause::Escalated { .. } => None,
+        let mut ladder = Ladder {
+            step: Step::Stopping,
+            last_signal: match cause {
+                Cause::Signal(signal) => Some(signal),
+                Cause::Triggered | Cause::Escalated { .. } => None,
+            },
+            deadline: Instant::now() + self.config.grace,
         };
-        let mut deadline = Instant::now() + self.config.grace;
+        let progress = registry.progress();
+        progress.begin(cause.to_string(), ladder.deadline, targets.remaining);
+        loop {
+            targets.stop_next(self.config.order);
+            self.climb(&mut ladder, &mut targets, |ladder, targets| {
+                let report = ladder.report(cause, started, targets.so_far(), &earlier);
+                eprintln!("{report}");
+                std::process::exit(report.exit_code());
+            });
+            let report = ladder.report(cause, started, targets.so_far(), &earlier);
+            progress.end(report.to_string());
+            // The threads that stop last (a console showing this shutdown) stop now,
+            // on a ladder of their own.
+            if !targets.next_phase() {
+                // The shutdown is over: a signal now ends the process.
+                self.installed.end();
+                targets.finish_hooks(ladder.deadline.min(Instant::now() + HOOKS_LINGER));
+                return report;
+            }
+            ladder.step = Step::Stopping;
+            ladder.deadline = Instant::now() + self.config.grace;
+        }
+    }
+
+    /// Runs the ladder until every target of the phase has ended, or calls `exit` when
+    /// the halt's grace ran out too.
+    fn climb(&self, ladder: &mut Ladder, targets: &mut Targets, exit: impl Fn(&Ladder, &Targets)) {
+        let progress = self.config.registry.progress();
         while targets.remaining > 0 {
-            match self.events.recv_deadline(deadline) {
+            match self.events.recv_deadline(ladder.deadline) {
                 Ok(Event::Ended(index)) => {
                     targets.mark_ended(index);
-                    if step == Step::Stopping && targets.is_current(index) {
+                    progress.remaining(targets.remaining);
+                    if ladder.step == Step::Stopping && targets.is_current(index) {
                         targets.stop_next(self.config.order);
                     }
                     continue;
                 }
-                Ok(Event::Signal(signal)) => last_signal = Some(signal),
+                Ok(Event::Signal(signal)) => ladder.last_signal = Some(signal),
                 // Another supervisor giving up adds nothing: the shutdown is under way.
                 Ok(Event::Escalated(..)) => continue,
                 Ok(Event::Trigger) | Err(_) => {}
             }
-            match step {
+            match ladder.step {
                 Step::Stopping => {
                     tracing::warn!("shutdown: halting the threads still running");
                     targets.halt_all();
-                    step = Step::Halting;
-                    deadline = Instant::now() + self.config.halt_grace;
+                    ladder.step = Step::Halting;
+                    ladder.deadline = Instant::now() + self.config.halt_grace;
+                    progress.step(ShutdownStep::Halting, Some(ladder.deadline));
                 }
-                Step::Halting => {
-                    let report = ShutdownReport::new(
-                        cause,
-                        last_signal,
-                        started,
-                        &targets.handles,
-                        &earlier,
-                    );
-                    eprintln!("{report}");
-                    std::process::exit(report.exit_code());
-                }
+                Step::Halting => exit(ladder, targets),
             }
         }
-        let report = ShutdownReport::new(cause, last_signal, started, &targets.handles, &earlier);
-        // The shutdown is over: a signal now ends the process.
-        self.installed.end();
-        targets.finish_hooks(deadline.min(Instant::now() + HOOKS_LINGER));
-        report
+    }
+}
+
+/// Where a phase of the ladder is.
+struct Ladder {
+    step: Step,
+    last_signal: Option<i32>,
+    /// When the step ends.
+    deadline: Instant,
+}
+
+impl Ladder {
+    fn report(
+        &self,
+        cause: Cause,
+        started: Instant,
+        targets: &[AnyHandle],
+        earlier: &[Remembered],
+    ) -> ShutdownReport {
+        ShutdownReport::new(cause, self.last_signal, started, targets, earlier)
     }
 }

@@ -1,0 +1,304 @@
+//! Every request the console answers, whatever server carries it: the standalone one,
+//! or the service's own (mounted). Nothing here waits or panics on any input.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use hyper::body::{Body, Bytes, Frame, SizeHint};
+use hyper::header::{
+    HeaderMap, HeaderName, HeaderValue, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONNECTION,
+    CONTENT_SECURITY_POLICY, CONTENT_TYPE, HOST, REFERRER_POLICY, WWW_AUTHENTICATE,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+};
+use hyper::{Method, Request, Response, StatusCode};
+
+use crate::hub::{Events, Hub};
+use crate::text;
+
+const PAGE: &str = include_str!("../assets/console.html");
+const SCRIPT: &str = include_str!("../assets/console.js");
+const STYLE: &str = include_str!("../assets/console.css");
+
+/// Scripts and styles from the console itself only, no inline script, no frames, data
+/// only from the console: what a name or an error could smuggle in runs nowhere.
+const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+    connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; \
+    frame-ancestors 'none'";
+
+/// The console's answers to requests, for any HTTP server: see
+/// [`Console::handler`](crate::Console::handler).
+#[derive(Debug, Clone)]
+pub struct Handler {
+    pub(crate) hub: Arc<Hub>,
+}
+
+/// The body of a console's answer: a whole one, or the event stream.
+#[derive(Debug)]
+pub enum ConsoleBody {
+    /// An answer sent whole.
+    Full(Option<Bytes>),
+    /// `GET /threads/events`.
+    Events(Events),
+}
+
+impl Body for ConsoleBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        match self.get_mut() {
+            Self::Full(bytes) => Poll::Ready(bytes.take().map(|bytes| Ok(Frame::data(bytes)))),
+            Self::Events(events) => Pin::new(events).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self, Self::Full(None))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Self::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
+            Self::Events(_) => SizeHint::default(),
+        }
+    }
+}
+
+type Answer = Response<ConsoleBody>;
+
+impl Handler {
+    /// The answer to `request` (its body is never read). Paths: `GET /` (the page),
+    /// `GET /threads` (JSON; `?format=text`: a table), `GET /threads/events`
+    /// (server-sent events), `POST /threads/<id>/stop` and `/halt` (with the token,
+    /// when actions are on).
+    pub fn respond<B>(&self, request: &Request<B>) -> Response<ConsoleBody> {
+        let mut answer = self.route(request);
+        secure(answer.headers_mut());
+        if request.method() == Method::HEAD {
+            *answer.body_mut() = ConsoleBody::Full(None);
+        }
+        answer
+    }
+
+    fn route<B>(&self, request: &Request<B>) -> Answer {
+        let settings = &self.hub.settings;
+        match request.headers().get(HOST).map(HeaderValue::to_str) {
+            None | Some(Err(_)) => return error(StatusCode::BAD_REQUEST, "no Host header"),
+            Some(Ok(host)) if !self.serves(host) => {
+                return error(
+                    StatusCode::MISDIRECTED_REQUEST,
+                    "this console does not serve that host",
+                );
+            }
+            Some(Ok(_)) => {}
+        }
+        let read = matches!(*request.method(), Method::GET | Method::HEAD);
+        let path = request.uri().path();
+        let authorized = self.authorized(request.headers());
+        match path {
+            "/" | "/console.js" | "/console.css" if read => asset(path),
+            "/" | "/console.js" | "/console.css" => not_allowed("GET, HEAD"),
+            "/threads" | "/threads/events" if !read => not_allowed("GET, HEAD"),
+            "/threads" | "/threads/events" if settings.token.is_some() && !authorized => {
+                unauthorized()
+            }
+            "/threads" if wants_text(request.uri().query()) => {
+                let latest = self.hub.latest();
+                whole(
+                    StatusCode::OK,
+                    "text/plain; charset=utf-8",
+                    text::table(&latest.snapshot),
+                )
+            }
+            "/threads" => whole(
+                StatusCode::OK,
+                "application/json",
+                self.hub.latest_with_history().to_json(),
+            ),
+            "/threads/events" => {
+                let mut answer = Response::new(ConsoleBody::Events(self.hub.stream()));
+                let headers = answer.headers_mut();
+                headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+                headers.insert(
+                    HeaderName::from_static("x-accel-buffering"),
+                    HeaderValue::from_static("no"),
+                );
+                answer
+            }
+            _ => match action(path) {
+                Some(_) if request.method() != Method::POST => not_allowed("POST"),
+                Some(_) if !(settings.actions && settings.token.is_some()) => closing(error(
+                    StatusCode::FORBIDDEN,
+                    "actions are off: the console was not given a token and actions",
+                )),
+                Some(_) if !authorized => closing(unauthorized()),
+                Some((id, stop)) => closing(self.act(id, stop)),
+                None => error(StatusCode::NOT_FOUND, "not found"),
+            },
+        }
+    }
+
+    /// Whether a request naming `host` is for this console. A page of another site
+    /// whose name was pointed at this address (DNS rebinding) names that site: only an
+    /// IP address, `localhost`, or a name allowed with
+    /// [`Console::allow_host`](crate::Console::allow_host) is served, with the bound
+    /// port.
+    fn serves(&self, host: &str) -> bool {
+        let host = host.to_ascii_lowercase();
+        let settings = &self.hub.settings;
+        if settings.hosts.contains(&host) {
+            return true;
+        }
+        let (name, port) = if let Some(rest) = host.strip_prefix('[') {
+            let Some((inside, after)) = rest.split_once(']') else {
+                return false;
+            };
+            match after {
+                "" => (inside, None),
+                after => match after.strip_prefix(':') {
+                    Some(port) => (inside, Some(port)),
+                    None => return false,
+                },
+            }
+        } else {
+            match host.split_once(':') {
+                Some((name, port)) => (name, Some(port)),
+                None => (host.as_str(), None),
+            }
+        };
+        let port = match port {
+            Some(port) => port.parse::<u16>().ok(),
+            None => Some(80),
+        };
+        let literal = name == "localhost" || name.parse::<std::net::IpAddr>().is_ok();
+        literal && port.is_some() && (settings.port.is_none() || port == settings.port)
+    }
+
+    fn authorized(&self, headers: &HeaderMap) -> bool {
+        let Some(token) = &self.hub.settings.token else {
+            return false;
+        };
+        let given = headers
+            .get(AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "));
+        given.is_some_and(|given| same(given.trim().as_bytes(), token.as_bytes()))
+    }
+
+    fn act(&self, id: u64, stop: bool) -> Answer {
+        let found = self
+            .hub
+            .registry
+            .handles()
+            .into_iter()
+            .find(|handle| handle.id().as_u64() == id);
+        let Some(handle) = found else {
+            return error(StatusCode::NOT_FOUND, "no such thread");
+        };
+        let action = if stop {
+            handle.stop();
+            "stop"
+        } else {
+            handle.halt();
+            "halt"
+        };
+        tracing::info!(
+            thread = handle.name(),
+            id,
+            action,
+            "the console asked a thread to {action}"
+        );
+        let body = serde_json::json!({ "id": id, "action": action }).to_string();
+        whole(StatusCode::ACCEPTED, "application/json", body)
+    }
+}
+
+/// `/threads/<id>/stop` or `/halt`: the id, and whether it is a stop.
+fn action(path: &str) -> Option<(u64, bool)> {
+    let rest = path.strip_prefix("/threads/")?;
+    let (id, verb) = rest.split_once('/')?;
+    let id = id.parse().ok()?;
+    match verb {
+        "stop" => Some((id, true)),
+        "halt" => Some((id, false)),
+        _ => None,
+    }
+}
+
+fn wants_text(query: Option<&str>) -> bool {
+    query.is_some_and(|query| query.split('&').any(|pair| pair == "format=text"))
+}
+
+/// Compares in time that depends on the lengths alone.
+fn same(given: &[u8], token: &[u8]) -> bool {
+    given.len() == token.len()
+        && given
+            .iter()
+            .zip(token)
+            .fold(0, |diff, (a, b)| diff | (a ^ b))
+            == 0
+}
+
+fn asset(path: &str) -> Answer {
+    match path {
+        "/console.js" => whole(StatusCode::OK, "text/javascript; charset=utf-8", SCRIPT),
+        "/console.css" => whole(StatusCode::OK, "text/css; charset=utf-8", STYLE),
+        _ => whole(StatusCode::OK, "text/html; charset=utf-8", PAGE),
+    }
+}
+
+fn whole(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Answer {
+    let mut answer = Response::new(ConsoleBody::Full(Some(body.into())));
+    *answer.status_mut() = status;
+    answer
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    answer
+}
+
+fn error(status: StatusCode, message: &str) -> Answer {
+    whole(
+        status,
+        "application/json",
+        serde_json::json!({ "error": message }).to_string(),
+    )
+}
+
+fn unauthorized() -> Answer {
+    let mut answer = error(StatusCode::UNAUTHORIZED, "a bearer token is needed");
+    answer
+        .headers_mut()
+        .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    answer
+}
+
+fn not_allowed(allow: &'static str) -> Answer {
+    let mut answer = error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+    answer
+        .headers_mut()
+        .insert(ALLOW, HeaderValue::from_static(allow));
+    answer
+}
+
+/// The connection closes after the answer: the request's body is never read.
+fn closing(mut answer: Answer) -> Answer {
+    answer
+        .headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    answer
+}
+
+/// Headers on every answer: the policy, no sniffing, no framing, no caching, no
+/// referrer. No CORS header is ever sent: other sites' pages cannot read the console.
+fn secure(headers: &mut HeaderMap) {
+    headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(POLICY));
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}

@@ -1,0 +1,213 @@
+//! The console's memory between updates: when each thread's current task began, its
+//! recent rate, its queue depth over the last minutes, and the exits it was told of.
+//! Everything is read from the registry (atomics and short locks): sampling never
+//! wakes a thread.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use threadward_runtime::{ExitReport, Registry, ThreadInfo};
+
+use crate::snapshot::{millis, ExitView, Snapshot, ThreadView, RECENT_EXITS, SCHEMA};
+
+/// How many depth samples a thread keeps: one a second, two minutes.
+const HISTORY: usize = 120;
+
+/// What the console remembers of one thread.
+#[derive(Debug)]
+struct Track {
+    handled: u64,
+    idle: bool,
+    /// When the current task began, as far as the updates saw; `None` while idle.
+    since: Option<Instant>,
+    /// Whether the thread had `on_stop` hooks during this task: it blocks by design,
+    /// and is stopped through them.
+    by_design: bool,
+    rate: f64,
+    seen: Instant,
+    history: VecDeque<usize>,
+    next_sample: Instant,
+}
+
+/// The console's state across updates.
+#[derive(Debug)]
+pub(crate) struct Tracker {
+    registry: Registry,
+    exits_in: mpsc::Receiver<ExitReport>,
+    threads: HashMap<u64, Track>,
+    exits: VecDeque<ExitView>,
+    seq: u64,
+    update: u64,
+    stuck_after: Duration,
+    actions: bool,
+}
+
+impl Tracker {
+    pub(crate) fn new(registry: &Registry, stuck_after: Duration, actions: bool) -> Self {
+        Self {
+            exits_in: registry.monitor(),
+            registry: registry.clone(),
+            threads: HashMap::new(),
+            exits: VecDeque::new(),
+            seq: 0,
+            update: 0,
+            stuck_after,
+            actions,
+        }
+    }
+
+    /// Reads the registry and makes the next update.
+    pub(crate) fn sample(&mut self) -> Snapshot {
+        let now = Instant::now();
+        self.update += 1;
+        while let Ok(exit) = self.exits_in.try_recv() {
+            self.seq += 1;
+            if self.exits.len() == RECENT_EXITS {
+                self.exits.pop_front();
+            }
+            self.exits.push_back(ExitView::of(self.seq, &exit));
+        }
+        let infos = self.registry.active();
+        let mut alive = HashMap::with_capacity(infos.len());
+        let threads = infos
+            .into_iter()
+            .map(|info| {
+                let id = info.id.as_u64();
+                let track = match self.threads.remove(&id) {
+                    Some(mut track) => {
+                        track.update(&info, now);
+                        track
+                    }
+                    None => Track::first(&info, now),
+                };
+                let view = track.view(info, now, self.stuck_after);
+                alive.insert(id, track);
+                view
+            })
+            .collect();
+        // The threads that ended are forgotten: their exits tell the rest.
+        self.threads = alive;
+        Snapshot {
+            schema: SCHEMA,
+            update: self.update,
+            stuck_after_ms: millis(self.stuck_after),
+            actions: self.actions,
+            threads,
+            exits: self.exits.iter().cloned().collect(),
+            shutdown: self.registry.shutdown_progress(),
+        }
+    }
+
+    /// `snapshot` with the history of each thread's queue depth: for the first event
+    /// of a stream, and for `GET /threads`.
+    pub(crate) fn with_history(&self, snapshot: &Snapshot) -> Snapshot {
+        let mut full = snapshot.clone();
+        for thread in &mut full.threads {
+            let track = self.threads.get(&thread.info.id.as_u64());
+            thread.history =
+                Some(track.map_or_else(Vec::new, |t| t.history.iter().copied().collect()));
+        }
+        full
+    }
+}
+
+impl Track {
+    fn first(info: &ThreadInfo, now: Instant) -> Self {
+        let mut history = VecDeque::with_capacity(HISTORY);
+        history.push_back(info.queue_depth);
+        Self {
+            handled: info.handled,
+            idle: info.idle,
+            // Busy when first seen: the task began before the console knew, so its time
+            // counts from now (never overstated).
+            since: (!info.idle).then_some(now),
+            by_design: info.on_stop,
+            rate: 0.0,
+            seen: now,
+            history,
+            next_sample: now + Duration::from_secs(1),
+        }
+    }
+
+    fn update(&mut self, info: &ThreadInfo, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.seen);
+        let new_task = info.handled != self.handled;
+        if info.idle {
+            self.since = None;
+        } else if new_task || self.idle || self.since.is_none() {
+            // It began this task since the last update: if it woke from idleness since,
+            // the wake-up is when; else the task began at most an update ago, and counts
+            // from now.
+            let woke = info
+                .last_woken
+                .filter(|ago| *ago <= elapsed)
+                .and_then(|ago| now.checked_sub(ago));
+            self.since = Some(woke.unwrap_or(now));
+            self.by_design = info.on_stop;
+        }
+        self.by_design |= info.on_stop;
+        if elapsed > Duration::ZERO {
+            let done = info.handled.saturating_sub(self.handled);
+            #[allow(clippy::cast_precision_loss)] // rates, not counts
+            let instant = done as f64 / elapsed.as_secs_f64();
+            // Smoothed over about a second of updates.
+            let weight = elapsed.as_secs_f64().min(1.0);
+            self.rate += (instant - self.rate) * weight;
+        }
+        self.handled = info.handled;
+        self.idle = info.idle;
+        self.seen = now;
+        if now >= self.next_sample {
+            if self.history.len() == HISTORY {
+                self.history.pop_front();
+            }
+            self.history.push_back(info.queue_depth);
+            self.next_sample += Duration::from_secs(1);
+            if self.next_sample < now {
+                self.next_sample = now + Duration::from_secs(1);
+            }
+        }
+    }
+
+    fn view(&self, info: ThreadInfo, now: Instant, stuck_after: Duration) -> ThreadView {
+        let pool = info.workers > 0;
+        let task = self
+            .since
+            .filter(|_| !pool && info.state.is_alive())
+            .map(|since| now.saturating_duration_since(since));
+        let stale = info
+            .last_checkpoint
+            .as_ref()
+            .is_none_or(|checkpoint| checkpoint.ago >= stuck_after);
+        // A thread that blocks by design is held to its stop, not to its task.
+        let busy_for = if self.by_design {
+            info.stop_requested.filter(|_| task.is_some())
+        } else {
+            task
+        };
+        let stuck = stale && busy_for.is_some_and(|busy| busy >= stuck_after);
+        let (ladder, eta_ms) = if info.stop_requested.is_none() || !info.state.is_alive() {
+            (None, None)
+        } else if stuck {
+            (Some("stuck"), None)
+        } else if info.halt_requested {
+            (Some("halted"), None)
+        } else if info.queue_depth > 0 {
+            #[allow(clippy::cast_precision_loss)] // a depth well below 2^52
+            let eta = (self.rate > 0.0).then(|| info.queue_depth as f64 / self.rate * 1e3);
+            (Some("draining"), eta)
+        } else {
+            (Some("stopping"), None)
+        };
+        ThreadView {
+            task_ms: task.map(millis),
+            rate: (self.rate * 100.0).round() / 100.0,
+            stuck,
+            ladder,
+            eta_ms,
+            history: None,
+            info,
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! What `ThreadInfo` tells an observer beyond the counts: whether a thread sleeps for
+//! want of work, its queue's capacity, the sends it refused, how far a stop or halt has
+//! got, and whether it has `on_stop` hooks. Every wait is bounded.
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use threadward::{
+    background_thread, BackgroundThread, BoxError, Context, Registry, SendTimeoutError, ThreadInfo,
+    TrySendError,
+};
+
+const BOUND: Duration = Duration::from_secs(30);
+
+/// Reads `info` until `until` holds of it, for at most `BOUND`.
+fn eventually(info: impl Fn() -> ThreadInfo, until: impl Fn(&ThreadInfo) -> bool) -> ThreadInfo {
+    let start = Instant::now();
+    loop {
+        let now = info();
+        if until(&now) {
+            return now;
+        }
+        assert!(start.elapsed() < BOUND, "never held: {now:#?}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Handles each task by waiting for a word on its gate.
+#[background_thread(capacity = 1)]
+struct Gated {
+    gate: mpsc::Receiver<()>,
+}
+
+impl BackgroundThread for Gated {
+    type Task = u32;
+
+    fn handle(&mut self, _: u32, _ctx: &Context) -> Result<(), BoxError> {
+        Ok(self.gate.recv()?)
+    }
+}
+
+#[test]
+fn a_thread_is_idle_while_it_waits_for_work_and_busy_while_it_handles_a_task() {
+    let registry = Registry::new();
+    let (open, gate) = mpsc::channel();
+    let gated = Gated { gate }.spawn_in(&registry).unwrap();
+    let info = || gated.info();
+    let idle = eventually(info, |i| i.idle);
+    assert_eq!(idle.last_woken, None, "it never woke yet");
+    gated.send(1).unwrap();
+    // Taken from the queue and in `handle`: busy, and woken.
+    let busy = eventually(info, |i| i.queue_depth == 0 && i.handled == 1);
+    assert!(!busy.idle, "{busy:#?}");
+    assert!(busy.last_woken.is_some());
+    // Busy it stays while `handle` waits on something else than its queue.
+    std::thread::sleep(Duration::from_millis(20));
+    assert!(!gated.info().idle);
+    open.send(()).unwrap();
+    eventually(info, |i| i.idle);
+    gated.stop();
+    gated.join().unwrap();
+}
+
+#[test]
+fn refused_sends_are_counted_against_the_capacity() {
+    let registry = Registry::new();
+    let (open, gate) = mpsc::channel();
+    let gated = Gated { gate }.spawn_in(&registry).unwrap();
+    assert_eq!((gated.info().capacity, gated.info().refused), (Some(1), 0));
+    gated.send(1).unwrap();
+    eventually(|| gated.info(), |i| i.queue_depth == 0 && i.handled == 1);
+    gated.send(2).unwrap(); // fills the queue of one
+    assert!(matches!(gated.try_send(3), Err(TrySendError::Full(3))));
+    assert!(matches!(
+        gated.send_timeout(4, Duration::from_millis(5)),
+        Err(SendTimeoutError::Timeout(4))
+    ));
+    assert_eq!(gated.info().refused, 2);
+    gated.stop();
+    assert!(gated.send(5).is_err(), "closed");
+    assert_eq!(gated.info().refused, 3);
+    open.send(()).unwrap();
+    open.send(()).unwrap();
+    let exit = gated.join().unwrap();
+    assert_eq!(exit.handled(), 2);
+}
+
+#[test]
+fn an_unbounded_queue_has_no_capacity() {
+    let registry = Registry::new();
+    let thread = threadward::thread("unbounded")
+        .spawn_in(&registry, |ctx| {
+            ctx.sleep(Duration::from_secs(600));
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(thread.info().capacity, None);
+    thread.stop();
+    thread.join().unwrap();
+}
+
+/// Hosts a "server" in one `handle`, stopped through its `on_stop` hook; or, without
+/// the hook, loops through checkpoints until halted.
+#[background_thread]
+struct Blocking {
+    hooked: bool,
+}
+
+impl BackgroundThread for Blocking {
+    type Task = ();
+
+    fn startup(&mut self, ctx: &Context) -> Result<(), BoxError> {
+        if self.hooked {
+            ctx.on_stop(|| {});
+        }
+        Ok(())
+    }
+
+    fn handle(&mut self, (): (), ctx: &Context) -> Result<(), BoxError> {
+        if self.hooked {
+            while !ctx.is_stopping() {
+                ctx.sleep(Duration::from_millis(1));
+            }
+            return Ok(());
+        }
+        loop {
+            threadward::checkpoint();
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+#[test]
+fn a_stop_and_a_halt_show_when_requested_and_on_stop_hooks_show() {
+    let registry = Registry::new();
+    let hooked = Blocking { hooked: true }.spawn_in(&registry).unwrap();
+    let looping = Blocking { hooked: false }.spawn_in(&registry).unwrap();
+    hooked.send(()).unwrap();
+    looping.send(()).unwrap();
+    let before = hooked.info();
+    assert!(before.on_stop && before.stop_requested.is_none() && !before.halt_requested);
+    let before = looping.info();
+    assert!(!before.on_stop && before.stop_requested.is_none());
+
+    looping.stop();
+    let stopping = looping.info();
+    assert!(stopping.stop_requested.is_some() && !stopping.halt_requested);
+    // Stopped but still in its task: the checkpoint it passes shows where.
+    let seen = eventually(|| looping.info(), |i| i.last_checkpoint.is_some());
+    let checkpoint = seen.last_checkpoint.unwrap();
+    assert!(
+        checkpoint.location.file().ends_with("observed.rs"),
+        "{checkpoint:?}"
+    );
+    looping.halt();
+    assert!(looping.info().halt_requested);
+    looping.join().unwrap();
+
+    hooked.stop();
+    // The hooks ran (taken by the stop), so none are left to show.
+    let after = eventually(|| hooked.info(), |i| !i.on_stop);
+    assert!(after.stop_requested.is_some());
+    hooked.join().unwrap();
+}

@@ -1,0 +1,166 @@
+//! A shutdown as observers see it, each scenario in its own child process (a shutdown
+//! is process-wide): `Registry::shutdown_progress` steps from stopping to halting to
+//! ended with the report, and a thread that asked to stop last (`Context::stop_last`)
+//! is stopped only once every other thread has ended and the report is written.
+
+mod support;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use support::{scenario, Scenario, WATCHDOG};
+use threadward::{
+    background_thread, BackgroundThread, BoxError, Context, Shutdown, ShutdownProgress,
+    ShutdownStep,
+};
+
+#[test]
+fn a_thread_that_stops_last_sees_the_others_ended_and_the_report() {
+    let mut child = Scenario::start("scenario_stop_last");
+    let (status, stderr) = child.exit_within(WATCHDOG);
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    let lines = &child.stdout;
+    let has = |line: &str| lines.iter().any(|l| l == line);
+    assert!(has("progress: stopping, 1 left"), "{lines:#?}");
+    assert!(has("watcher during the drain: running"), "{lines:#?}");
+    assert!(
+        has("watcher stopped: worker ended, step ended, report names the worker"),
+        "{lines:#?}"
+    );
+    assert!(has("report: worker, watcher"), "{lines:#?}");
+    assert!(has("after: ended"), "{lines:#?}");
+}
+
+#[test]
+fn the_progress_shows_the_halt_step() {
+    let mut child = Scenario::start("scenario_progress_halting");
+    let (status, stderr) = child.exit_within(WATCHDOG);
+    // A halted thread makes the exit code unclean.
+    assert_ne!(status.code(), Some(0), "stderr: {stderr}");
+    let lines = &child.stdout;
+    assert!(lines.iter().any(|l| l == "progress: halting"), "{lines:#?}");
+    assert!(lines.iter().any(|l| l == "after: ended"), "{lines:#?}");
+}
+
+// ---------------------------------------------------------------- the child's side
+
+static RELEASE: AtomicBool = AtomicBool::new(false);
+
+/// Busy on its one task until released (or halted: it passes checkpoints).
+#[background_thread(name = "worker")]
+struct Worker;
+
+impl BackgroundThread for Worker {
+    type Task = ();
+
+    fn handle(&mut self, (): (), _ctx: &Context) -> Result<(), BoxError> {
+        while !RELEASE.load(Ordering::SeqCst) {
+            threadward::checkpoint();
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Ok(())
+    }
+}
+
+/// The progress, once `until` holds of it (bounded).
+fn progress_until(until: impl Fn(&ShutdownProgress) -> bool) -> ShutdownProgress {
+    let start = Instant::now();
+    loop {
+        if let Some(progress) = threadward::registry().shutdown_progress() {
+            if until(&progress) {
+                return progress;
+            }
+        }
+        assert!(start.elapsed() < WATCHDOG, "the progress never got there");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn scenario_stop_last() {
+    if !scenario("scenario_stop_last") {
+        return;
+    }
+    let worker = Worker.spawn().unwrap();
+    worker.send(()).unwrap();
+    let (watching, watched) = mpsc::channel();
+    let worker_id = worker.id();
+    let watcher = threadward::thread("watcher")
+        .spawn(move |ctx| {
+            ctx.stop_last();
+            watching.send(()).unwrap();
+            while !ctx.is_stopping() {
+                ctx.sleep(Duration::from_secs(60));
+            }
+            let registry = threadward::registry();
+            let worker = if registry.get(worker_id).is_none() {
+                "ended"
+            } else {
+                "alive"
+            };
+            let progress = registry.shutdown_progress().unwrap();
+            let step = match progress.step {
+                ShutdownStep::Ended => "ended",
+                _ => "not ended",
+            };
+            let named = progress.report.unwrap_or_default().contains("worker");
+            let report = if named {
+                "names the worker"
+            } else {
+                "lacks the worker"
+            };
+            println!("watcher stopped: worker {worker}, step {step}, report {report}");
+            Ok(())
+        })
+        .unwrap();
+    watched.recv_timeout(WATCHDOG).unwrap();
+    let shutdown = Shutdown::without_signals().install().unwrap();
+    shutdown.trigger();
+    let observer = std::thread::spawn(move || {
+        let progress = progress_until(|p| p.step == ShutdownStep::Stopping);
+        println!("progress: stopping, {} left", progress.remaining);
+        let state = if watcher.info().stop_requested.is_none() {
+            "running"
+        } else {
+            "asked to stop"
+        };
+        println!("watcher during the drain: {state}");
+        RELEASE.store(true, Ordering::SeqCst);
+    });
+    let report = shutdown.wait();
+    observer.join().unwrap();
+    let names: Vec<&str> = report.threads().iter().map(|t| t.name()).collect();
+    println!("report: {}", names.join(", "));
+    let after = threadward::registry().shutdown_progress().unwrap();
+    if after.step == ShutdownStep::Ended && after.report.is_some() {
+        println!("after: ended");
+    }
+    std::process::exit(report.exit_code());
+}
+
+#[test]
+fn scenario_progress_halting() {
+    if !scenario("scenario_progress_halting") {
+        return;
+    }
+    let worker = Worker.spawn().unwrap();
+    worker.send(()).unwrap();
+    let shutdown = Shutdown::without_signals()
+        .grace(Duration::from_millis(50))
+        .halt_grace(WATCHDOG)
+        .install()
+        .unwrap();
+    shutdown.trigger();
+    let observer = std::thread::spawn(|| {
+        let progress = progress_until(|p| p.step == ShutdownStep::Halting);
+        assert!(progress.step_left.is_some());
+        println!("progress: halting");
+    });
+    let report = shutdown.wait();
+    observer.join().unwrap();
+    if threadward::registry().shutdown_progress().map(|p| p.step) == Some(ShutdownStep::Ended) {
+        println!("after: ended");
+    }
+    std::process::exit(report.exit_code());
+}
