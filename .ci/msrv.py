@@ -5,9 +5,10 @@ compiles (their normal dependencies, on any target, with every feature) declares
 `rust-version` no newer than the library's own, or none. Code of the library crates
 themselves is held to it by clippy's `incompatible_msrv`, which reads `rust-version`.
 
-Each library crate is held to its own `rust-version`: `threadward-redis` declares a
-newer one (the `redis` crate's), and the facade's `redis` feature, which pulls it in,
-needs that one; the walk from another crate stops at it.
+Each library crate is held to its own `rust-version`: `threadward-redis` and
+`threadward-console` declare newer ones (the `redis` crate's; tokio's), and the
+facade's `redis` and `console` features, which pull them in, need those; the walk from
+another crate stops at them.
 
 Reads `cargo metadata --all-features --locked` on stdin; exits non-zero, naming the
 crates, when one asks for a newer Rust. A crate that declares no `rust-version` passes
@@ -17,7 +18,13 @@ newer ones may get some that need a newer Rust."""
 import json
 import sys
 
-LIBRARY = {"threadward", "threadward-runtime", "threadward-macros", "threadward-redis"}
+LIBRARY = {
+    "threadward",
+    "threadward-runtime",
+    "threadward-macros",
+    "threadward-redis",
+    "threadward-console",
+}
 
 
 def version(text):

@@ -84,12 +84,12 @@ fn scenario_stop_last() {
     }
     let worker = Worker.spawn().unwrap();
     worker.send(()).unwrap();
-    let (watching, watched) = mpsc::channel();
+    let (ready_tx, ready) = mpsc::channel();
     let worker_id = worker.id();
     let watcher = threadward::thread("watcher")
         .spawn(move |ctx| {
             ctx.stop_last();
-            watching.send(()).unwrap();
+            ready_tx.send(()).unwrap();
             while !ctx.is_stopping() {
                 ctx.sleep(Duration::from_secs(60));
             }
@@ -114,7 +114,7 @@ fn scenario_stop_last() {
             Ok(())
         })
         .unwrap();
-    watched.recv_timeout(WATCHDOG).unwrap();
+    ready.recv_timeout(WATCHDOG).unwrap();
     let shutdown = Shutdown::without_signals().install().unwrap();
     shutdown.trigger();
     let observer = std::thread::spawn(move || {
@@ -130,7 +130,11 @@ fn scenario_stop_last() {
     });
     let report = shutdown.wait();
     observer.join().unwrap();
-    let names: Vec<&str> = report.threads().iter().map(|t| t.name()).collect();
+    let names: Vec<&str> = report
+        .threads()
+        .iter()
+        .map(threadward::ExitReport::name)
+        .collect();
     println!("report: {}", names.join(", "));
     let after = threadward::registry().shutdown_progress().unwrap();
     if after.step == ShutdownStep::Ended && after.report.is_some() {

@@ -10,6 +10,7 @@ let token = sessionStorage.getItem("threadward-token");
 let lastId = null;
 let backoff = 500;
 let snapshotActions = false;
+let serviceEnded = false; // the last update said the shutdown ended: no reconnecting
 
 function takeTokenFromAddress() {
   const match = /^#token=(.+)$/.exec(location.hash);
@@ -64,6 +65,10 @@ async function connect() {
     }
   } catch (error) {
     // The stream dropped: reconnect below.
+  }
+  if (serviceEnded) {
+    setStatus("the service shut down", true);
+    return;
   }
   retry();
 }
@@ -221,7 +226,10 @@ function fill(tr, t, depth, now) {
   cell(tr, "handled").textContent = String(t.handled);
   cell(tr, "refused").textContent = String(t.refused);
   cell(tr, "task").textContent = seconds(t.task_ms);
-  cell(tr, "where").textContent = (t.stuck ? "stuck at " : "") + place(t);
+  const where = (t.stuck ? "stuck at " : "") + place(t);
+  const clip = el("span", "clip", where);
+  clip.title = where;
+  cell(tr, "where").replaceChildren(clip);
   cell(tr, "restarts").textContent = t.restarts ? String(t.restarts) : "";
   const s = t.source;
   cell(tr, "source").textContent = s
@@ -254,6 +262,7 @@ async function act(id, verb) {
 function render(snapshot) {
   const now = Date.now();
   snapshotActions = snapshot.actions;
+  serviceEnded = !!snapshot.shutdown && snapshot.shutdown.step === "ended";
   const tbody = document.querySelector("#threads tbody");
   const seen = new Set();
   let previous = null;

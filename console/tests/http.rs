@@ -9,6 +9,8 @@ use support::{events, eventually, get, raw, request, thread, BOUND};
 use threadward::{Context, Registry};
 use threadward_console::{Console, ConsoleError, Running};
 
+const TOKEN: &str = "0123456789abcdef-secret";
+
 fn console(registry: &Registry) -> Running {
     Console::bind("127.0.0.1:0")
         .registry(registry)
@@ -29,7 +31,7 @@ fn sleeper(
         .unwrap()
 }
 
-fn stop(console: Running) {
+fn stop(console: &Running) {
     console.handle().stop();
     console
         .handle()
@@ -99,7 +101,7 @@ fn the_page_comes_with_a_strict_policy_no_inline_script_and_no_cors() {
         !script.body.contains("innerHTML"),
         "the page writes text only"
     );
-    stop(console);
+    stop(&console);
 }
 
 #[test]
@@ -133,7 +135,7 @@ fn only_requests_for_this_console_are_served() {
     }
     // HTTP/1.0 without a Host header.
     assert_eq!(raw(address, "GET /threads HTTP/1.0\r\n\r\n").status, 400);
-    stop(console);
+    stop(&console);
 
     let named = Console::bind("127.0.0.1:0")
         .registry(&registry)
@@ -145,7 +147,7 @@ fn only_requests_for_this_console_are_served() {
         "GET / HTTP/1.1\r\nhost: console.test\r\nconnection: close\r\n\r\n",
     );
     assert_eq!(answer.status, 200);
-    stop(named);
+    stop(&named);
 }
 
 #[test]
@@ -180,7 +182,7 @@ fn the_json_is_versioned_and_a_spawned_thread_shows_within_an_update() {
     }
     sleeper.stop();
     sleeper.join().unwrap();
-    stop(console);
+    stop(&console);
 }
 
 #[test]
@@ -203,7 +205,7 @@ fn the_table_for_a_terminal_escapes_control_characters() {
     );
     named.stop();
     named.join().unwrap();
-    stop(console);
+    stop(&console);
 }
 
 #[test]
@@ -290,9 +292,8 @@ fn actions_are_off_unless_configured_and_need_the_token() {
     let plain = console(&registry);
     assert_eq!(request(plain.address(), "POST", &path, &[]).status, 403);
     assert_eq!(get(plain.address(), &path).status, 405);
-    stop(plain);
+    stop(&plain);
 
-    const TOKEN: &str = "0123456789abcdef-secret";
     let guarded = Console::bind("127.0.0.1:0")
         .registry(&registry)
         .token(TOKEN)
@@ -325,7 +326,7 @@ fn actions_are_off_unless_configured_and_need_the_token() {
     let done = request(address, "POST", &path, &[&bearer]);
     assert_eq!(done.status, 202, "{done:?}");
     assert!(target.join_timeout(BOUND).unwrap().outcome().is_clean());
-    stop(guarded);
+    stop(&guarded);
 }
 
 #[test]
@@ -363,6 +364,6 @@ fn a_console_refuses_to_start_unsafely_or_wrongly() {
         .registry(&registry)
         .spawn()
         .unwrap();
-    stop(open);
+    stop(&open);
     assert!(registry.is_empty(), "no thread was left behind");
 }

@@ -9,29 +9,29 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 /// How long any read may wait.
-pub const BOUND: Duration = Duration::from_secs(30);
+pub(crate) const BOUND: Duration = Duration::from_secs(30);
 
 #[derive(Debug)]
-pub struct Answer {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: String,
 }
 
 impl Answer {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
 
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
     }
 }
 
-pub fn connect(address: SocketAddr) -> TcpStream {
+pub(crate) fn connect(address: SocketAddr) -> TcpStream {
     let stream = TcpStream::connect_timeout(&address, BOUND).expect("connect");
     stream.set_read_timeout(Some(BOUND)).unwrap();
     stream.set_write_timeout(Some(BOUND)).unwrap();
@@ -39,14 +39,14 @@ pub fn connect(address: SocketAddr) -> TcpStream {
 }
 
 /// Sends `head` (and nothing else) on a new connection, and reads the answer.
-pub fn raw(address: SocketAddr, head: &str) -> Answer {
+pub(crate) fn raw(address: SocketAddr, head: &str) -> Answer {
     let mut stream = connect(address);
     stream.write_all(head.as_bytes()).expect("send");
     read_answer(&mut BufReader::new(stream))
 }
 
 /// `method path` with `Host: <address>` and the extra header lines.
-pub fn request(address: SocketAddr, method: &str, path: &str, extra: &[&str]) -> Answer {
+pub(crate) fn request(address: SocketAddr, method: &str, path: &str, extra: &[&str]) -> Answer {
     let mut head = format!("{method} {path} HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\n");
     for line in extra {
         head.push_str(line);
@@ -56,11 +56,11 @@ pub fn request(address: SocketAddr, method: &str, path: &str, extra: &[&str]) ->
     raw(address, &head)
 }
 
-pub fn get(address: SocketAddr, path: &str) -> Answer {
+pub(crate) fn get(address: SocketAddr, path: &str) -> Answer {
     request(address, "GET", path, &[])
 }
 
-pub fn read_head(reader: &mut impl BufRead) -> (u16, Vec<(String, String)>) {
+pub(crate) fn read_head(reader: &mut impl BufRead) -> (u16, Vec<(String, String)>) {
     let mut line = String::new();
     reader.read_line(&mut line).expect("a status line");
     let status = line
@@ -83,7 +83,7 @@ pub fn read_head(reader: &mut impl BufRead) -> (u16, Vec<(String, String)>) {
     (status, headers)
 }
 
-pub fn read_answer(reader: &mut impl BufRead) -> Answer {
+pub(crate) fn read_answer(reader: &mut impl BufRead) -> Answer {
     let (status, headers) = read_head(reader);
     let length = headers
         .iter()
@@ -107,27 +107,27 @@ pub fn read_answer(reader: &mut impl BufRead) -> Answer {
 }
 
 /// An event stream being read: its events one by one.
-pub struct Stream {
-    pub reader: BufReader<TcpStream>,
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
+pub(crate) struct Stream {
+    pub(crate) reader: BufReader<TcpStream>,
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
 }
 
 /// One server-sent event (or a comment block).
 #[derive(Debug, Default)]
-pub struct Event {
-    pub id: Option<u64>,
-    pub data: String,
-    pub comments: Vec<String>,
+pub(crate) struct Event {
+    pub(crate) id: Option<u64>,
+    pub(crate) data: String,
+    pub(crate) comments: Vec<String>,
 }
 
 impl Event {
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.data).unwrap_or_else(|e| panic!("{e}: {}", self.data))
     }
 }
 
-pub fn events(address: SocketAddr, extra: &[&str]) -> Stream {
+pub(crate) fn events(address: SocketAddr, extra: &[&str]) -> Stream {
     let mut stream = connect(address);
     let mut head =
         format!("GET /threads/events HTTP/1.1\r\nhost: {address}\r\naccept: text/event-stream\r\n");
@@ -148,7 +148,7 @@ pub fn events(address: SocketAddr, extra: &[&str]) -> Stream {
 
 impl Stream {
     /// The next block of the stream (chunked framing undone), `None` at its end.
-    pub fn next(&mut self) -> Option<Event> {
+    pub(crate) fn next(&mut self) -> Option<Event> {
         let mut event = Event::default();
         let mut text = String::new();
         // Chunks: size line, data, CRLF. Blocks end with an empty line.
@@ -181,7 +181,10 @@ impl Stream {
     }
 
     /// The next event whose record satisfies `until`, within `BOUND`.
-    pub fn until(&mut self, until: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    pub(crate) fn until(
+        &mut self,
+        until: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
         let start = Instant::now();
         loop {
             assert!(start.elapsed() < BOUND, "no such update within {BOUND:?}");
@@ -198,7 +201,10 @@ impl Stream {
 }
 
 /// The record of the thread named `name` in `snapshot`.
-pub fn thread<'a>(snapshot: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
+pub(crate) fn thread<'a>(
+    snapshot: &'a serde_json::Value,
+    name: &str,
+) -> Option<&'a serde_json::Value> {
     snapshot["threads"]
         .as_array()?
         .iter()
@@ -206,7 +212,7 @@ pub fn thread<'a>(snapshot: &'a serde_json::Value, name: &str) -> Option<&'a ser
 }
 
 /// Reads `get` until `until` holds of it, within `BOUND`.
-pub fn eventually<T>(get: impl Fn() -> T, until: impl Fn(&T) -> bool) -> T {
+pub(crate) fn eventually<T>(get: impl Fn() -> T, until: impl Fn(&T) -> bool) -> T {
     let start = Instant::now();
     loop {
         let value = get();
