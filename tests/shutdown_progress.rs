@@ -47,7 +47,9 @@ fn the_progress_shows_the_halt_step() {
 
 static RELEASE: AtomicBool = AtomicBool::new(false);
 
-/// Busy on its one task until released (or halted: it passes checkpoints).
+/// Busy on its one task until released, passing no checkpoint meanwhile: each step of
+/// the ladder lasts until the observer, having seen it, releases the worker. Then it
+/// passes a checkpoint (where a halt unwinds it).
 #[background_thread(name = "worker")]
 struct Worker;
 
@@ -56,9 +58,9 @@ impl BackgroundThread for Worker {
 
     fn handle(&mut self, (): (), _ctx: &Context) -> Result<(), BoxError> {
         while !RELEASE.load(Ordering::SeqCst) {
-            threadward::checkpoint();
             std::thread::sleep(Duration::from_millis(1));
         }
+        threadward::checkpoint();
         Ok(())
     }
 }
@@ -160,6 +162,7 @@ fn scenario_progress_halting() {
         let progress = progress_until(|p| p.step == ShutdownStep::Halting);
         assert!(progress.step_left.is_some());
         println!("progress: halting");
+        RELEASE.store(true, Ordering::SeqCst);
     });
     let report = shutdown.wait();
     observer.join().unwrap();

@@ -3,8 +3,8 @@
 "use strict";
 
 const HISTORY = 120; // one depth a second: two minutes
-// The console's own paths, relative to the page (which may be mounted under a prefix).
-const BASE = location.pathname.replace(/[^/]*$/, "");
+// The console's own paths: beside this script (the page may be served under a prefix).
+const BASE = new URL(".", document.currentScript.src).pathname;
 const histories = new Map(); // thread id -> { depths: [], sampled: ms }
 let token = sessionStorage.getItem("threadward-token");
 let lastId = null;

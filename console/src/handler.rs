@@ -29,6 +29,22 @@ const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
 
 /// The console's answers to requests, for any HTTP server: see
 /// [`Console::handler`](crate::Console::handler).
+///
+/// ```
+/// use threadward_console::Console;
+///
+/// let (handler, updates) = Console::mounted().handler()?;
+/// // In your server: answer the console's paths with it (its body is an `http_body::Body`).
+/// let request = hyper::Request::get("/threads?format=text")
+///     .header("host", "localhost:8080")
+///     .body(())?;
+/// let answer = handler.respond(&request);
+/// assert_eq!(answer.status(), 200);
+/// assert_eq!(answer.headers()["content-type"], "text/plain; charset=utf-8");
+/// updates.stop(); // ends the event streams
+/// updates.join()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Handler {
     pub(crate) hub: Arc<Hub>,
@@ -77,7 +93,24 @@ impl Handler {
     /// (server-sent events), `POST /threads/<id>/stop` and `/halt` (with the token,
     /// when actions are on).
     pub fn respond<B>(&self, request: &Request<B>) -> Response<ConsoleBody> {
+        self.respond_under("", request)
+    }
+
+    /// As [`respond`](Self::respond), for a console your server serves under `prefix`
+    /// (`/ops/console`): the request's path is the one below it (`/threads`), and the
+    /// page asks for its script, style and data under the prefix. A prefix of other
+    /// characters than letters, digits and `/_.~-` is not used (the page's requests
+    /// are then relative to its address).
+    pub fn respond_under<B>(&self, prefix: &str, request: &Request<B>) -> Response<ConsoleBody> {
         let mut answer = self.route(request);
+        let plain = |c: char| c.is_ascii_alphanumeric() || "/_.~-".contains(c);
+        if request.uri().path() == "/" && !prefix.is_empty() && prefix.chars().all(plain) {
+            if let ConsoleBody::Full(Some(page)) = answer.body() {
+                if page.as_ref() == PAGE.as_bytes() {
+                    *answer.body_mut() = ConsoleBody::Full(Some(Bytes::from(under(prefix))));
+                }
+            }
+        }
         secure(answer.headers_mut());
         if request.method() == Method::HEAD {
             *answer.body_mut() = ConsoleBody::Full(None);
@@ -216,6 +249,20 @@ impl Handler {
         let body = serde_json::json!({ "id": id, "action": action }).to_string();
         whole(StatusCode::ACCEPTED, "application/json", body)
     }
+}
+
+/// The page, asking for its files and data under `prefix` instead of beside itself.
+fn under(prefix: &str) -> String {
+    let prefix = prefix.trim_end_matches('/');
+    PAGE.replace(
+        "href=\"console.css\"",
+        &format!("href=\"{prefix}/console.css\""),
+    )
+    .replace(
+        "src=\"console.js\"",
+        &format!("src=\"{prefix}/console.js\""),
+    )
+    .replace("href=\"threads", &format!("href=\"{prefix}/threads"))
 }
 
 /// `/threads/<id>/stop` or `/halt`: the id, and whether it is a stop.
