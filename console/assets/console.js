@@ -106,10 +106,12 @@ function seconds(ms) {
   return Math.floor(ms / 60000) + " min " + Math.round((ms % 60000) / 1000) + " s";
 }
 
-function place(t) {
+// The last checkpoint: `short` with the file's last two path parts, else the path whole.
+function place(t, short) {
   const c = t.last_checkpoint;
   if (!c) return "";
-  return c.file + ":" + c.line + " (" + seconds(c.ms_ago) + " ago)";
+  const file = short ? c.file.split("/").slice(-2).join("/") : c.file;
+  return file + ":" + c.line + " (" + seconds(c.ms_ago) + " ago)";
 }
 
 // Threads in tree order: each after its parent, with its depth.
@@ -162,7 +164,8 @@ function draw(canvas, depths, current, capacity) {
   ctx.clearRect(0, 0, w, hgt);
   const values = depths.concat([current]);
   const top = Math.max(capacity || 0, ...values, 1);
-  const step = w / (HISTORY - 1);
+  // Half a minute across at least, two minutes at most.
+  const step = w / (Math.max(values.length, 30) - 1);
   const x0 = w - (values.length - 1) * step;
   ctx.beginPath();
   ctx.moveTo(x0, hgt);
@@ -226,9 +229,9 @@ function fill(tr, t, depth, now) {
   cell(tr, "handled").textContent = String(t.handled);
   cell(tr, "refused").textContent = String(t.refused);
   cell(tr, "task").textContent = seconds(t.task_ms);
-  const where = (t.stuck ? "stuck at " : "") + place(t);
-  const clip = el("span", "clip", where);
-  clip.title = where;
+  const stuck = t.stuck ? "stuck at " : "";
+  const clip = el("span", "clip", stuck + place(t, true));
+  clip.title = stuck + place(t, false);
   cell(tr, "where").replaceChildren(clip);
   cell(tr, "restarts").textContent = t.restarts ? String(t.restarts) : "";
   const s = t.source;

@@ -14,6 +14,9 @@ use crate::snapshot::{millis, ExitView, Snapshot, ThreadView, RECENT_EXITS, SCHE
 /// How many depth samples a thread keeps: one a second, two minutes.
 const HISTORY: usize = 120;
 
+/// The rate is measured over this much of the latest updates.
+const RATE_WINDOW: Duration = Duration::from_secs(1);
+
 /// What the console remembers of one thread.
 #[derive(Debug)]
 struct Track {
@@ -25,6 +28,8 @@ struct Track {
     /// and is stopped through them.
     by_design: bool,
     rate: f64,
+    /// When the recent updates saw how many tasks handled, the oldest first.
+    counts: VecDeque<(Instant, u64)>,
     seen: Instant,
     history: VecDeque<usize>,
     next_sample: Instant,
@@ -124,6 +129,7 @@ impl Track {
             since: (!info.idle).then_some(now),
             by_design: info.on_stop,
             rate: 0.0,
+            counts: VecDeque::from([(now, info.handled)]),
             seen: now,
             history,
             next_sample: now + Duration::from_secs(1),
@@ -147,13 +153,20 @@ impl Track {
             self.by_design = info.on_stop;
         }
         self.by_design |= info.on_stop;
-        if elapsed > Duration::ZERO {
-            let done = info.handled.saturating_sub(self.handled);
-            #[allow(clippy::cast_precision_loss)] // rates, not counts
-            let instant = done as f64 / elapsed.as_secs_f64();
-            // Smoothed over about a second of updates.
-            let weight = elapsed.as_secs_f64().min(1.0);
-            self.rate += (instant - self.rate) * weight;
+        // The rate over the last second or so: the counts of the updates within it,
+        // and the newest one before it.
+        self.counts.push_back((now, info.handled));
+        while self.counts.len() > 2 && self.counts[1].0 + RATE_WINDOW <= now {
+            self.counts.pop_front();
+        }
+        if let (Some(&(from, first)), Some(&(to, last))) = (self.counts.front(), self.counts.back())
+        {
+            let span = to.saturating_duration_since(from);
+            if !span.is_zero() {
+                #[allow(clippy::cast_precision_loss)] // rates, not counts
+                let rate = last.saturating_sub(first) as f64 / span.as_secs_f64();
+                self.rate = rate;
+            }
         }
         self.handled = info.handled;
         self.idle = info.idle;

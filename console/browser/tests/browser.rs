@@ -110,10 +110,14 @@ fn a_stuck_thread_is_highlighted_with_its_checkpoint_within_the_threshold_and_a_
         took <= threshold + Duration::from_secs(1),
         "marked stuck after {took:?}"
     );
-    let place = browser.eval(&format!(
-        "document.querySelector('tr.thread[data-id=\"{id}\"] td.where').textContent"
-    ));
-    let place = place.as_str().unwrap_or_default().to_owned();
+    let shown = |what: &str| {
+        let value = browser.eval(&format!(
+            "document.querySelector('tr.thread[data-id=\"{id}\"] td.where .clip').{what}"
+        ));
+        value.as_str().unwrap_or_default().to_owned()
+    };
+    // The path's last two parts and the line on the page, the whole path on hover.
+    let (place, whole) = (shown("textContent"), shown("title"));
     // Where the runtime saw it last: the checkpoint in `Spinner::handle`.
     let checkpoint = spinner
         .info()
@@ -123,9 +127,11 @@ fn a_stuck_thread_is_highlighted_with_its_checkpoint_within_the_threshold_and_a_
     assert!(checkpoint.file().ends_with("browser.rs"));
     let expected = format!("{}:{}", checkpoint.file(), checkpoint.line());
     assert!(
-        place.contains(&expected),
-        "shown: {place:?}, expected {expected}"
+        whole.contains(&expected),
+        "shown: {whole:?}, expected {expected}"
     );
+    let short = format!("tests/browser.rs:{}", checkpoint.line());
+    assert!(place.contains(&short), "shown: {place:?}, expected {short}");
     assert!(place.starts_with("stuck at "), "shown: {place:?}");
     browser.screenshot("console-stuck");
     release.store(true, Ordering::SeqCst);
@@ -314,6 +320,8 @@ fn during_a_shutdown_the_ladder_is_shown_to_the_report() {
         BOUND,
     );
     browser.wait_for(&format!("{} === 1", row_named("stubborn")), BOUND);
+    // A few seconds of the drainer's full queue in its chart first.
+    std::thread::sleep(Duration::from_secs(3));
     child.signal("TERM");
     // Watch the page: every step of the ladder must show, then the report.
     let state_of = |name: &str| {
@@ -350,7 +358,9 @@ fn during_a_shutdown_the_ladder_is_shown_to_the_report() {
                 seen.push(text.to_owned());
             }
         }
-        if !shot && drainer.starts_with("draining") && stubborn.starts_with("stuck") {
+        // A second into the drain, when its estimate has settled.
+        let into_drain = drainer.starts_with("draining (8") || drainer.starts_with("draining (7");
+        if !shot && into_drain && stubborn.starts_with("stuck") {
             browser.screenshot("console-shutdown");
             shot = true;
         }
