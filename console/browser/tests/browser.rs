@@ -14,8 +14,10 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use browser_support::{Browser, Child, BOUND};
-use threadward::{background_thread, BackgroundThread, BoxError, Context, Registry};
-use threadward_console::Console;
+use threadward::{
+    background_thread, BackgroundThread, BoxError, ClosureThread, Context, Handle, Registry,
+};
+use threadward_console::{Console, Running};
 
 /// The number of rows showing a thread whose label is exactly `name`.
 fn row_named(name: &str) -> String {
@@ -25,28 +27,39 @@ fn row_named(name: &str) -> String {
     )
 }
 
+fn console(registry: &Registry) -> Running {
+    Console::bind("127.0.0.1:0")
+        .registry(registry)
+        .spawn()
+        .unwrap()
+}
+
+/// A thread that sleeps until stopped.
+fn sleeper(registry: &Registry, name: &'static str) -> Handle<ClosureThread> {
+    threadward::thread(name)
+        .spawn_in(registry, |ctx: &Context| {
+            ctx.sleep(Duration::from_secs(600));
+            Ok(())
+        })
+        .unwrap()
+}
+
+fn finish(console: &Running) {
+    console.handle().stop();
+    console.handle().join_timeout(BOUND).unwrap();
+}
+
 #[test]
 fn a_spawned_thread_appears_within_a_second() {
     let Some(browser) = Browser::start() else {
         return;
     };
     let registry = Registry::new();
-    let console = Console::bind("127.0.0.1:0")
-        .registry(&registry)
-        .spawn()
-        .unwrap();
+    let console = console(&registry);
     browser.open(&console.url());
-    browser.wait_for(
-        "document.getElementById('status').textContent === 'live'",
-        BOUND,
-    );
+    browser.wait_live();
     let spawned = Instant::now();
-    let late = threadward::thread("late-comer")
-        .spawn_in(&registry, |ctx: &Context| {
-            ctx.sleep(Duration::from_secs(600));
-            Ok(())
-        })
-        .unwrap();
+    let late = sleeper(&registry, "late-comer");
     browser.wait_for(&format!("{} === 1", row_named("late-comer")), BOUND);
     let took = spawned.elapsed();
     assert!(
@@ -56,8 +69,7 @@ fn a_spawned_thread_appears_within_a_second() {
     browser.screenshot("console-threads");
     late.stop();
     late.join().unwrap();
-    console.handle().stop();
-    console.handle().join_timeout(BOUND).unwrap();
+    finish(&console);
 }
 
 /// Passes one checkpoint, then spins without another until released.
@@ -91,10 +103,7 @@ fn a_stuck_thread_is_highlighted_with_its_checkpoint_within_the_threshold_and_a_
         .spawn()
         .unwrap();
     browser.open(&console.url());
-    browser.wait_for(
-        "document.getElementById('status').textContent === 'live'",
-        BOUND,
-    );
+    browser.wait_live();
     let release = Arc::new(AtomicBool::new(false));
     let spinner = Spinner {
         release: Arc::clone(&release),
@@ -139,8 +148,7 @@ fn a_stuck_thread_is_highlighted_with_its_checkpoint_within_the_threshold_and_a_
     browser.wait_for(&stuck.replace("=== true", "=== false"), BOUND);
     spinner.stop();
     spinner.join().unwrap();
-    console.handle().stop();
-    console.handle().join_timeout(BOUND).unwrap();
+    finish(&console);
 }
 
 /// Handles each task once its gate lets it.
@@ -163,10 +171,7 @@ fn the_queue_chart_rises_under_load_and_returns_to_empty() {
         return;
     };
     let registry = Registry::new();
-    let console = Console::bind("127.0.0.1:0")
-        .registry(&registry)
-        .spawn()
-        .unwrap();
+    let console = console(&registry);
     let (open, gate) = mpsc::channel();
     let gated = Gated { gate }.spawn_in(&registry).unwrap();
     let id = gated.id().as_u64();
@@ -195,8 +200,7 @@ fn the_queue_chart_rises_under_load_and_returns_to_empty() {
     browser.wait_for(&format!("{canvas}.dataset.last === '0'"), BOUND);
     gated.stop();
     gated.join().unwrap();
-    console.handle().stop();
-    console.handle().join_timeout(BOUND).unwrap();
+    finish(&console);
 }
 
 /// Fails its first task, with markup in the error.
@@ -217,22 +221,11 @@ fn an_ended_thread_shows_in_the_recent_exits_and_markup_runs_no_script() {
         return;
     };
     let registry = Registry::new();
-    let console = Console::bind("127.0.0.1:0")
-        .registry(&registry)
-        .spawn()
-        .unwrap();
+    let console = console(&registry);
     browser.open(&console.url());
-    browser.wait_for(
-        "document.getElementById('status').textContent === 'live'",
-        BOUND,
-    );
+    browser.wait_live();
     let named = "<img src=x onerror=\"window.pwned = 1\">";
-    let marked = threadward::thread(named)
-        .spawn_in(&registry, |ctx: &Context| {
-            ctx.sleep(Duration::from_secs(600));
-            Ok(())
-        })
-        .unwrap();
+    let marked = sleeper(&registry, named);
     let crasher = Crasher.spawn_in(&registry).unwrap();
     crasher.send(()).unwrap();
     let id = crasher.id().as_u64();
@@ -260,8 +253,7 @@ fn an_ended_thread_shows_in_the_recent_exits_and_markup_runs_no_script() {
     );
     marked.stop();
     marked.join().unwrap();
-    console.handle().stop();
-    console.handle().join_timeout(BOUND).unwrap();
+    finish(&console);
 }
 
 #[test]
@@ -270,19 +262,12 @@ fn the_page_reconnects_after_its_stream_drops() {
         return;
     };
     let registry = Registry::new();
-    let first = Console::bind("127.0.0.1:0")
-        .registry(&registry)
-        .spawn()
-        .unwrap();
+    let first = console(&registry);
     let address = first.address();
     browser.open(&first.url());
-    browser.wait_for(
-        "document.getElementById('status').textContent === 'live'",
-        BOUND,
-    );
+    browser.wait_live();
     // The console goes away (its streams end), and comes back on the same address.
-    first.handle().stop();
-    first.handle().join_timeout(BOUND).unwrap();
+    finish(&first);
     browser.wait_for(
         "document.getElementById('status').textContent !== 'live'",
         BOUND,
@@ -291,21 +276,12 @@ fn the_page_reconnects_after_its_stream_drops() {
         .registry(&registry)
         .spawn()
         .unwrap();
-    let back = threadward::thread("after-the-drop")
-        .spawn_in(&registry, |ctx: &Context| {
-            ctx.sleep(Duration::from_secs(600));
-            Ok(())
-        })
-        .unwrap();
+    let back = sleeper(&registry, "after-the-drop");
     browser.wait_for(&format!("{} === 1", row_named("after-the-drop")), BOUND);
-    browser.wait_for(
-        "document.getElementById('status').textContent === 'live'",
-        BOUND,
-    );
+    browser.wait_live();
     back.stop();
     back.join().unwrap();
-    second.handle().stop();
-    second.handle().join_timeout(BOUND).unwrap();
+    finish(&second);
 }
 
 #[test]
@@ -316,10 +292,7 @@ fn during_a_shutdown_the_ladder_is_shown_to_the_report() {
     let mut child = Child::start("shutdown_child::scenario_shutdown");
     let url = child.line_after("console on ");
     browser.open(&url);
-    browser.wait_for(
-        "document.getElementById('status').textContent === 'live'",
-        BOUND,
-    );
+    browser.wait_live();
     browser.wait_for(&format!("{} === 1", row_named("stubborn")), BOUND);
     // A few seconds of the drainer's full queue in its chart first.
     std::thread::sleep(Duration::from_secs(3));

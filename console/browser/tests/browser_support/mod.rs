@@ -120,6 +120,14 @@ impl Browser {
             .expect("open the page");
     }
 
+    /// Waits until the page says its event stream is live.
+    pub(crate) fn wait_live(&self) {
+        self.wait_for(
+            "document.getElementById('status').textContent === 'live'",
+            BOUND,
+        );
+    }
+
     /// The value of a JavaScript expression.
     pub(crate) fn eval(&self, expression: &str) -> Value {
         let script = format!("return ({expression});");
