@@ -15,7 +15,11 @@ let serviceEnded = false; // the last update said the shutdown ended: no reconne
 function takeTokenFromAddress() {
   const match = /^#token=(.+)$/.exec(location.hash);
   if (match) {
-    token = decodeURIComponent(match[1]);
+    try {
+      token = decodeURIComponent(match[1]);
+    } catch (error) {
+      token = match[1]; // not percent-encoded after all
+    }
     sessionStorage.setItem("threadward-token", token);
     history.replaceState(null, "", location.pathname);
   }

@@ -235,13 +235,7 @@ impl Console {
         if !address.ip().is_loopback() && self.token.is_none() {
             return Err(ConsoleError::TokenRequired { address });
         }
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|source| ConsoleError::Listen { address, source })?;
-        let listener = runtime
-            .block_on(async { listen(address) })
-            .map_err(|source| ConsoleError::Listen { address, source })?;
+        let (runtime, listener) = bind(address)?;
         let bound = listener
             .local_addr()
             .map_err(|source| ConsoleError::Listen { address, source })?;
@@ -258,12 +252,14 @@ impl Console {
         let (started, up) = std::sync::mpsc::sync_channel(1);
         let handle = threadward_runtime::thread("threadward-console")
             .spawn_in(&self.registry, move |ctx| {
-                let Some((runtime, listener)) = parts.take() else {
+                let Some((mut runtime, listener)) = parts.take() else {
                     return Ok(());
                 };
                 let stop = stop_wiring(ctx, &hub);
                 let _ = started.send(());
-                runtime.block_on(run(listener, limits, stop, interval, handler.clone()));
+                if let Some(runtime) = runtime.0.take() {
+                    runtime.block_on(run(listener, limits, stop, interval, handler.clone()));
+                }
                 Ok(())
             })
             .map_err(|error| ConsoleError::Spawn(error.into_parts().0))?;
@@ -305,6 +301,43 @@ impl Console {
             })
             .map_err(|error| ConsoleError::Spawn(error.into_parts().0))?;
         Ok((Handler { hub }, handle))
+    }
+}
+
+/// The console's own runtime, until its thread takes it. Dropped untaken (a spawn that
+/// failed), it shuts down without blocking: the caller may be async code, where dropping
+/// a runtime panics.
+struct Owned(Option<tokio::runtime::Runtime>);
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// A runtime and a listener on `address`, made on a helper thread: `spawn` may be
+/// called from async code, where blocking on a runtime of its own would panic.
+fn bind(address: SocketAddr) -> Result<(Owned, tokio::net::TcpListener), ConsoleError> {
+    let made = std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                let listener = runtime.block_on(async { listen(address) })?;
+                Ok::<_, std::io::Error>((Owned(Some(runtime)), listener))
+            })
+            .join()
+    });
+    match made {
+        Ok(Ok(made)) => Ok(made),
+        Ok(Err(source)) => Err(ConsoleError::Listen { address, source }),
+        Err(_) => Err(ConsoleError::Listen {
+            address,
+            source: std::io::Error::other("the thread binding it panicked"),
+        }),
     }
 }
 

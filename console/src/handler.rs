@@ -104,7 +104,9 @@ impl Handler {
     pub fn respond_under<B>(&self, prefix: &str, request: &Request<B>) -> Response<ConsoleBody> {
         let mut answer = self.route(request);
         let plain = |c: char| c.is_ascii_alphanumeric() || "/_.~-".contains(c);
-        if request.uri().path() == "/" && !prefix.is_empty() && prefix.chars().all(plain) {
+        let usable =
+            prefix.starts_with('/') && !prefix.starts_with("//") && prefix.chars().all(plain);
+        if request.uri().path() == "/" && usable {
             if let ConsoleBody::Full(Some(page)) = answer.body() {
                 if page.as_ref() == PAGE.as_bytes() {
                     *answer.body_mut() = ConsoleBody::Full(Some(Bytes::from(under(prefix))));
@@ -120,6 +122,9 @@ impl Handler {
 
     fn route<B>(&self, request: &Request<B>) -> Answer {
         let settings = &self.hub.settings;
+        if request.headers().get_all(HOST).iter().count() > 1 {
+            return error(StatusCode::BAD_REQUEST, "more than one Host header");
+        }
         match request.headers().get(HOST).map(HeaderValue::to_str) {
             None | Some(Err(_)) => return error(StatusCode::BAD_REQUEST, "no Host header"),
             Some(Ok(host)) if !self.serves(host) => {
@@ -219,7 +224,11 @@ impl Handler {
         let given = headers
             .get(AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "));
+            .and_then(|value| {
+                // The scheme is case-insensitive.
+                let (scheme, token) = value.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then_some(token)
+            });
         given.is_some_and(|given| same(given.trim().as_bytes(), token.as_bytes()))
     }
 

@@ -141,10 +141,14 @@ impl Track {
         let new_task = info.handled != self.handled;
         if info.idle {
             self.since = None;
-        } else if new_task || self.idle || self.since.is_none() {
-            // It began this task since the last update: if it woke from idleness since,
-            // the wake-up is when; else the task began at most an update ago, and counts
-            // from now.
+        } else if new_task
+            || self.idle
+            || self.since.is_none()
+            || info.last_woken.is_some_and(|ago| ago < elapsed)
+        {
+            // It began this task (or a tick, or a call) since the last update: if it
+            // woke or began a tick or call since, that is when; else the task began at
+            // most an update ago, and counts from now.
             let woke = info
                 .last_woken
                 .filter(|ago| *ago <= elapsed)

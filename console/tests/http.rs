@@ -367,3 +367,24 @@ fn a_console_refuses_to_start_unsafely_or_wrongly() {
     stop(&open);
     assert!(registry.is_empty(), "no thread was left behind");
 }
+
+#[test]
+fn a_console_starts_and_fails_from_async_code_without_panicking() {
+    let registry = Registry::new();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = taken.local_addr().unwrap().to_string();
+    runtime.block_on(async {
+        let console = Console::bind("127.0.0.1:0")
+            .registry(&registry)
+            .spawn()
+            .expect("it starts");
+        assert_eq!(get(console.address(), "/").status, 200);
+        stop(&console);
+        let refused = Console::bind(busy).registry(&registry).spawn();
+        assert!(matches!(refused, Err(ConsoleError::Listen { .. })));
+    });
+}

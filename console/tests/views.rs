@@ -278,3 +278,38 @@ fn a_client_that_stops_reading_is_dropped_and_delays_no_other() {
     console.handle().stop();
     console.handle().join_timeout(BOUND).unwrap();
 }
+
+#[test]
+fn a_thread_ticking_back_to_back_is_busy_but_never_stuck() {
+    let registry = Registry::new();
+    let console = console(&registry, Duration::from_millis(300));
+    // Each run takes longer than the period: the next begins at once, without a wait.
+    let ticker = threadward::thread("ticker")
+        .every(Duration::from_millis(10))
+        .spawn_in(&registry, |_ctx: &Context| {
+            std::thread::sleep(Duration::from_millis(20));
+            Ok(())
+        })
+        .unwrap();
+    let id = ticker.id().as_u64();
+    let started = Instant::now();
+    let mut stream = events(console.address(), &[]);
+    while started.elapsed() < Duration::from_millis(1500) {
+        let update = stream.until(|_| true);
+        let Some(record) = update["threads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["id"] == id)
+        else {
+            continue;
+        };
+        assert_eq!(record["stuck"], false, "{record}");
+        let on_task = record["task_ms"].as_f64().unwrap_or(0.0);
+        assert!(on_task < 300.0, "one run counted as a task of {on_task} ms");
+    }
+    ticker.stop();
+    ticker.join_timeout(BOUND).unwrap();
+    console.handle().stop();
+    console.handle().join_timeout(BOUND).unwrap();
+}

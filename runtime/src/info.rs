@@ -48,8 +48,9 @@ pub struct ThreadInfo {
         )
     )]
     pub started_at: SystemTime,
-    /// How long ago it last woke from waiting for work (idle → busy), if it ever
-    /// waited. A thread that is never idle keeps the time of its last idle wake-up.
+    /// How long ago it last woke from waiting for work (idle → busy) or began a tick
+    /// or a call, if it ever did. A thread busy with task after task keeps the time of
+    /// its last such moment (the tasks count in `handled`).
     #[cfg_attr(
         feature = "serde",
         serde(rename = "last_woken_ms_ago", serialize_with = "serde_impls::millis")

@@ -91,7 +91,9 @@ impl Progress {
     /// The ladder moved to `step`, which lasts until `deadline`.
     pub(crate) fn step(&self, step: ShutdownStep, deadline: Option<Instant>) {
         self.with(|written| {
-            if let Some(written) = written {
+            // Once ended (the report written), the threads that stop last do not
+            // take the shutdown back to an earlier step.
+            if let Some(written) = written.as_mut().filter(|w| w.step != ShutdownStep::Ended) {
                 written.step = step;
                 written.deadline = deadline;
             }

@@ -106,6 +106,7 @@ fn serve_timed<T: BackgroundThread>(
         let now = Instant::now();
         pace.checked(now, time.pace_by());
         if time.look(control, now) {
+            control.mark_step();
             thread.__tick(ctx)?;
             // A period set in the tick counts from now, not from the old next tick.
             time.follow(control, Instant::now());
@@ -211,6 +212,8 @@ fn run_message<T: BackgroundThread>(
             if job.is_task() {
                 *handled += 1;
                 control.set_handled(*handled);
+            } else {
+                control.mark_step();
             }
             (*job).run(thread, ctx)
         }

@@ -35,6 +35,13 @@ impl Control {
         self.woken.ago(self.started)
     }
 
+    /// A tick or a call begins: stamped as a wake-up, so that observers see a new
+    /// piece of work begin (a task shows in `handled`). Ticks and calls are not the
+    /// per-task path.
+    pub(crate) fn mark_step(&self) {
+        self.woken.mark(self.started);
+    }
+
     /// Whether the thread sleeps waiting for work (every worker, for a pool).
     pub(crate) fn is_idle(&self) -> bool {
         match self.workers() {
