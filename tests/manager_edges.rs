@@ -295,5 +295,10 @@ fn stop_and_join_from_inside_a_job() {
     // its report taken by the inner join or, after it, by this one (the stopper's own,
     // and any the inner join did not wait for).
     let inner = got.1.as_ref().map_or(0, |joined| *joined);
-    assert_eq!(got.0 + inner + reports.len(), 4, "{got:?} {}", reports.len());
+    assert_eq!(
+        got.0 + inner + reports.len(),
+        4,
+        "{got:?} {}",
+        reports.len()
+    );
 }
