@@ -1,6 +1,7 @@
 //! What `ThreadInfo` tells an observer beyond the counts: whether a thread sleeps for
 //! want of work, its queue's capacity, the sends it refused, how far a stop or halt has
-//! got, and whether it has `on_stop` hooks. Every wait is bounded.
+//! got, whether it has `on_stop` hooks and whether its task blocks by design. Every
+//! wait is bounded.
 
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -161,4 +162,86 @@ fn a_stop_and_a_halt_show_when_requested_and_on_stop_hooks_show() {
     let after = eventually(|| hooked.info(), |i| !i.on_stop);
     assert!(after.stop_requested.is_some());
     hooked.join().unwrap();
+}
+
+/// Registers an `on_stop` hook in `startup`, and in the tasks told to (as a server in
+/// one `handle` does); says when it is in a task, and waits for its gate.
+#[background_thread]
+struct Hosting {
+    entered: mpsc::Sender<()>,
+    gate: mpsc::Receiver<()>,
+}
+
+impl BackgroundThread for Hosting {
+    type Task = bool;
+
+    fn startup(&mut self, ctx: &Context) -> Result<(), BoxError> {
+        ctx.on_stop(|| {});
+        Ok(())
+    }
+
+    fn handle(&mut self, hooks: bool, ctx: &Context) -> Result<(), BoxError> {
+        if hooks {
+            ctx.on_stop(|| {});
+        }
+        self.entered.send(())?;
+        Ok(self.gate.recv()?)
+    }
+}
+
+#[test]
+fn a_task_that_registers_an_on_stop_hook_blocks_by_design_until_it_ends() {
+    let registry = Registry::new();
+    let (entered_tx, entered) = mpsc::channel();
+    let (open, gate) = mpsc::channel();
+    let thread = Hosting {
+        entered: entered_tx,
+        gate,
+    }
+    .spawn_in(&registry)
+    .unwrap();
+    let in_task = |hooks: bool| {
+        thread.send(hooks).unwrap();
+        entered.recv_timeout(BOUND).unwrap();
+        thread.info()
+    };
+    // The hook from `startup` says nothing of the tasks.
+    let plain = in_task(false);
+    assert!(plain.on_stop && !plain.blocks_by_design, "{plain:#?}");
+    open.send(()).unwrap();
+    let hosting = in_task(true);
+    assert!(hosting.blocks_by_design, "{hosting:#?}");
+    open.send(()).unwrap();
+    // Over once the task is: idle, then the next task.
+    let idle = eventually(|| thread.info(), |i| i.idle && i.handled == 2);
+    assert!(!idle.blocks_by_design, "{idle:#?}");
+    let next = in_task(false);
+    assert!(!next.blocks_by_design, "{next:#?}");
+    open.send(()).unwrap();
+    thread.stop();
+    thread.join().unwrap();
+
+    // A closure thread's first run is a task, its later runs ticks: each begins anew.
+    let (entered_tx, entered) = mpsc::channel();
+    let (open, gate) = mpsc::channel::<()>();
+    let mut first = true;
+    let ticking = threadward::thread("ticking")
+        .every(Duration::from_millis(1))
+        .spawn_in(&registry, move |ctx| {
+            if std::mem::take(&mut first) {
+                ctx.on_stop(|| {});
+            }
+            entered_tx.send(())?;
+            Ok(gate.recv()?)
+        })
+        .unwrap();
+    entered.recv_timeout(BOUND).unwrap();
+    assert!(ticking.info().blocks_by_design);
+    open.send(()).unwrap();
+    entered.recv_timeout(BOUND).unwrap();
+    assert!(!ticking.info().blocks_by_design);
+    ticking.stop();
+    open.send(()).unwrap();
+    drop(open); // a run after this one, if any, ends at once
+    let _ended = ticking.join();
 }

@@ -28,8 +28,22 @@ fn a_thread_that_stops_last_sees_the_others_ended_and_the_report() {
         has("watcher stopped: worker ended, step ended, report names the worker"),
         "{lines:#?}"
     );
-    assert!(has("report: worker, watcher"), "{lines:#?}");
+    // The watcher stops after the report: it is not in it.
+    assert!(has("report: worker"), "{lines:#?}");
     assert!(has("after: ended"), "{lines:#?}");
+}
+
+#[test]
+fn a_thread_that_stops_last_and_does_not_end_is_left_behind_out_of_the_report() {
+    let mut child = Scenario::start("scenario_stop_last_stubborn");
+    let (status, stderr) = child.exit_within(WATCHDOG);
+    // Its exit code is the report's: the stubborn watcher is not in it.
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    let lines = &child.stdout;
+    let has = |line: &str| lines.iter().any(|l| l == line);
+    assert!(has("report: worker"), "{lines:#?}");
+    assert!(has("stubborn: asked to stop, halted, alive"), "{lines:#?}");
+    assert!(has("wait returned within its budget"), "{lines:#?}");
 }
 
 #[test]
@@ -142,6 +156,48 @@ fn scenario_stop_last() {
     if after.step == ShutdownStep::Ended && after.report.is_some() {
         println!("after: ended");
     }
+    std::process::exit(report.exit_code());
+}
+
+#[test]
+fn scenario_stop_last_stubborn() {
+    if !scenario("scenario_stop_last_stubborn") {
+        return;
+    }
+    RELEASE.store(true, Ordering::SeqCst);
+    let worker = Worker.spawn().unwrap();
+    // Stops last from before it starts (no handshake needed), and ignores every stop
+    // and halt until the process ends.
+    let stubborn = threadward::thread("stubborn")
+        .stop_last()
+        .spawn(|_ctx| {
+            std::thread::sleep(WATCHDOG);
+            Ok(())
+        })
+        .unwrap();
+    let shutdown = Shutdown::without_signals()
+        .grace(WATCHDOG)
+        .halt_grace(WATCHDOG)
+        .install()
+        .unwrap();
+    shutdown.trigger();
+    let began = Instant::now();
+    let report = shutdown.wait();
+    // At most 2 s to stop and 1 s once halted, not the shutdown's own graces.
+    if began.elapsed() < WATCHDOG / 2 {
+        println!("wait returned within its budget");
+    }
+    let names: Vec<&str> = report
+        .threads()
+        .iter()
+        .map(threadward::ExitReport::name)
+        .collect();
+    println!("report: {}", names.join(", "));
+    let info = stubborn.info();
+    if info.stop_requested.is_some() && info.halt_requested && info.state.is_alive() {
+        println!("stubborn: asked to stop, halted, alive");
+    }
+    drop(worker);
     std::process::exit(report.exit_code());
 }
 

@@ -211,8 +211,8 @@ function stateText(t) {
     case "stopping": return "stop requested";
     default:
       if (t.idle) return t.state;
-      // A thread hosting a server in one task, stopped through its on_stop hook.
-      return t.on_stop ? t.state + ", serving" : t.state + ", busy";
+      // A task that registered an on_stop hook (a server inside one handle).
+      return t.blocks_by_design ? t.state + ", blocks by design" : t.state + ", busy";
   }
 }
 

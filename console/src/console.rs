@@ -162,9 +162,14 @@ impl Console {
         }
     }
 
-    /// Also serves requests whose `Host` is `host` (`console.example.com:9750`), for
-    /// a console behind a name. Without it only IP addresses and `localhost` are
-    /// served, against DNS rebinding.
+    /// Also serves requests whose `Host` is `host`, for a console behind a name.
+    /// Without it only IP addresses and `localhost` are served, against DNS rebinding.
+    ///
+    /// A name without a port (`console.example.com`) is served on any port; with one
+    /// (`console.example.com:9750`), on that port, or without a port in the request
+    /// when it is 80 or 443 (a proxy in front). Both the `Host` header and the
+    /// request's target, when it names a host (HTTP/2's `:authority`, a request line
+    /// in absolute form), are checked.
     pub fn allow_host(mut self, host: impl Into<String>) -> Self {
         self.hosts.push(host.into().to_ascii_lowercase());
         self
@@ -249,22 +254,19 @@ impl Console {
         };
         let (interval, limits) = (self.interval, self.limits);
         let mut parts = Some((runtime, listener));
-        let (started, up) = std::sync::mpsc::sync_channel(1);
         let handle = threadward_runtime::thread("threadward-console")
+            .stop_last()
             .spawn_in(&self.registry, move |ctx| {
                 let Some((mut runtime, listener)) = parts.take() else {
                     return Ok(());
                 };
                 let stop = stop_wiring(ctx, &hub);
-                let _ = started.send(());
                 if let Some(runtime) = runtime.0.take() {
                     runtime.block_on(run(listener, limits, stop, interval, handler.clone()));
                 }
                 Ok(())
             })
             .map_err(|error| ConsoleError::Spawn(error.into_parts().0))?;
-        // Until its thread has asked to be stopped last, a shutdown could stop it early.
-        let _ = up.recv_timeout(Duration::from_secs(10));
         Ok(Running {
             handle,
             address: bound,
@@ -290,9 +292,9 @@ impl Console {
         let mut wired = false;
         let handle = threadward_runtime::thread("threadward-console")
             .every(self.interval)
+            .stop_last()
             .spawn_in(&self.registry, move |ctx| {
                 if !std::mem::replace(&mut wired, true) {
-                    ctx.stop_last();
                     let closing = Arc::clone(&ticking);
                     ctx.on_stop(move || closing.close());
                 }
@@ -341,10 +343,8 @@ fn bind(address: SocketAddr) -> Result<(Owned, tokio::net::TcpListener), Console
     }
 }
 
-/// Asks to be stopped last, and on a stop gives the streams their last update, then
-/// stops the server.
+/// On a stop, gives the streams their last update, then stops the server.
 fn stop_wiring(ctx: &Context, hub: &Arc<Hub>) -> watch::Receiver<bool> {
-    ctx.stop_last();
     let (stopping, stop) = watch::channel(false);
     let hub = Arc::clone(hub);
     ctx.on_stop(move || {

@@ -9,7 +9,7 @@ use std::task::{Context as TaskContext, Poll};
 use hyper::body::{Body, Bytes, Frame, SizeHint};
 use hyper::header::{
     HeaderMap, HeaderName, HeaderValue, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONNECTION,
-    CONTENT_SECURITY_POLICY, CONTENT_TYPE, HOST, REFERRER_POLICY, WWW_AUTHENTICATE,
+    CONTENT_LENGTH, CONTENT_SECURITY_POLICY, CONTENT_TYPE, HOST, REFERRER_POLICY, WWW_AUTHENTICATE,
     X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use hyper::{Method, Request, Response, StatusCode};
@@ -115,6 +115,11 @@ impl Handler {
         }
         secure(answer.headers_mut());
         if request.method() == Method::HEAD {
+            // The headers a GET would have, its length included; no body.
+            if let ConsoleBody::Full(Some(body)) = answer.body() {
+                let length = HeaderValue::from(body.len());
+                answer.headers_mut().insert(CONTENT_LENGTH, length);
+            }
             *answer.body_mut() = ConsoleBody::Full(None);
         }
         answer
@@ -122,18 +127,8 @@ impl Handler {
 
     fn route<B>(&self, request: &Request<B>) -> Answer {
         let settings = &self.hub.settings;
-        if request.headers().get_all(HOST).iter().count() > 1 {
-            return error(StatusCode::BAD_REQUEST, "more than one Host header");
-        }
-        match request.headers().get(HOST).map(HeaderValue::to_str) {
-            None | Some(Err(_)) => return error(StatusCode::BAD_REQUEST, "no Host header"),
-            Some(Ok(host)) if !self.serves(host) => {
-                return error(
-                    StatusCode::MISDIRECTED_REQUEST,
-                    "this console does not serve that host",
-                );
-            }
-            Some(Ok(_)) => {}
+        if let Some((status, why)) = self.refuse_host(request) {
+            return error(status, why);
         }
         let read = matches!(*request.method(), Method::GET | Method::HEAD);
         let path = request.uri().path();
@@ -181,40 +176,55 @@ impl Handler {
         }
     }
 
+    /// Refuses a request that is not for this console: every name it gives, its `Host`
+    /// header and the authority of its target (HTTP/2's `:authority`, or a request
+    /// line in absolute form), must be one this console serves, and it must give one.
+    fn refuse_host<B>(&self, request: &Request<B>) -> Option<(StatusCode, &'static str)> {
+        let mut hosts = request.headers().get_all(HOST).iter();
+        let header = hosts.next();
+        if hosts.next().is_some() {
+            return Some((StatusCode::BAD_REQUEST, "more than one Host header"));
+        }
+        let header = match header.map(HeaderValue::to_str) {
+            Some(Err(_)) => return Some((StatusCode::BAD_REQUEST, "a Host header not ASCII")),
+            Some(Ok(host)) => Some(host),
+            None => None,
+        };
+        let authority = request.uri().authority();
+        let authority = authority.map(hyper::http::uri::Authority::as_str);
+        if header.is_none() && authority.is_none() {
+            return Some((StatusCode::BAD_REQUEST, "no Host header"));
+        }
+        let served = header
+            .into_iter()
+            .chain(authority)
+            .all(|host| self.serves(host));
+        let refused = (
+            StatusCode::MISDIRECTED_REQUEST,
+            "this console does not serve that host",
+        );
+        (!served).then_some(refused)
+    }
+
     /// Whether a request naming `host` is for this console. A page of another site
     /// whose name was pointed at this address (DNS rebinding) names that site: only an
-    /// IP address, `localhost`, or a name allowed with
-    /// [`Console::allow_host`](crate::Console::allow_host) is served, with the bound
-    /// port.
+    /// IP address or `localhost` with the bound port, or a name allowed with
+    /// [`Console::allow_host`](crate::Console::allow_host), is served.
     fn serves(&self, host: &str) -> bool {
         let host = host.to_ascii_lowercase();
+        let Some((name, port)) = split_host(&host) else {
+            return false;
+        };
         let settings = &self.hub.settings;
-        if settings.hosts.contains(&host) {
+        if settings
+            .hosts
+            .iter()
+            .any(|allowed| allows(allowed, name, port))
+        {
             return true;
         }
-        let (name, port) = if let Some(rest) = host.strip_prefix('[') {
-            let Some((inside, after)) = rest.split_once(']') else {
-                return false;
-            };
-            match after {
-                "" => (inside, None),
-                after => match after.strip_prefix(':') {
-                    Some(port) => (inside, Some(port)),
-                    None => return false,
-                },
-            }
-        } else {
-            match host.split_once(':') {
-                Some((name, port)) => (name, Some(port)),
-                None => (host.as_str(), None),
-            }
-        };
-        let port = match port {
-            Some(port) => port.parse::<u16>().ok(),
-            None => Some(80),
-        };
         let literal = name == "localhost" || name.parse::<std::net::IpAddr>().is_ok();
-        literal && port.is_some() && (settings.port.is_none() || port == settings.port)
+        literal && (settings.port.is_none() || Some(port.unwrap_or(80)) == settings.port)
     }
 
     fn authorized(&self, headers: &HeaderMap) -> bool {
@@ -357,4 +367,43 @@ fn secure(headers: &mut HeaderMap) {
     headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+/// A `Host` value's name (an IPv6 address without its brackets) and port, if it names
+/// one; `None` if it is malformed.
+fn split_host(host: &str) -> Option<(&str, Option<u16>)> {
+    let (name, port) = if let Some(rest) = host.strip_prefix('[') {
+        let (inside, after) = rest.split_once(']')?;
+        match after {
+            "" => (inside, None),
+            after => (inside, Some(after.strip_prefix(':')?)),
+        }
+    } else {
+        match host.split_once(':') {
+            Some((name, port)) => (name, Some(port)),
+            None => (host, None),
+        }
+    };
+    if name.is_empty() {
+        return None;
+    }
+    match port {
+        None => Some((name, None)),
+        Some(port) => Some((name, Some(port.parse().ok()?))),
+    }
+}
+
+/// Whether the allowed host `allowed` (`name` or `name:port`) covers `name` and `port`:
+/// an allowed name without a port, on any port; with one, on that port, or on none
+/// when it is a default one (80 or 443: a proxy in front).
+fn allows(allowed: &str, name: &str, port: Option<u16>) -> bool {
+    let Some((allowed_name, allowed_port)) = split_host(allowed) else {
+        return false;
+    };
+    allowed_name == name
+        && match (allowed_port, port) {
+            (None, _) => true,
+            (Some(allowed), Some(port)) => allowed == port,
+            (Some(allowed), None) => allowed == 80 || allowed == 443,
+        }
 }

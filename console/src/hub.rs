@@ -79,7 +79,18 @@ impl Hub {
     }
 
     fn publish(&self, last: bool) {
-        let snapshot = self.tracker().sample();
+        let snapshot = {
+            let mut tracker = self.tracker();
+            // After the last update, nothing: its streams ended.
+            if self.updates.borrow().last {
+                return;
+            }
+            let snapshot = tracker.sample();
+            if last {
+                tracker.stop_watching();
+            }
+            snapshot
+        };
         let ping = {
             let mut pinged = self.pinged.lock().unwrap_or_else(PoisonError::into_inner);
             let due = pinged.elapsed() >= self.settings.ping;
@@ -195,5 +206,39 @@ impl Body for Events {
             this.updates = Some(updates);
         }
         Poll::Ready(Some(Ok(Frame::data(event))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hub(registry: &Registry) -> Hub {
+        let settings = Settings {
+            token: None,
+            actions: false,
+            hosts: Vec::new(),
+            port: None,
+            ping: Duration::from_secs(15),
+        };
+        Hub::new(registry, Duration::from_secs(5), settings)
+    }
+
+    #[test]
+    fn a_closed_hub_stops_listening_to_exits_and_publishes_nothing_more() {
+        let registry = Registry::new();
+        let hub = hub(&registry);
+        hub.tick();
+        assert!(hub.tracker().is_watching());
+        hub.close();
+        let last = hub.latest();
+        assert!(last.last);
+        // The registry forgets a monitor nobody reads, rather than queue its exits.
+        assert!(!hub.tracker().is_watching());
+        hub.tick();
+        assert!(
+            Arc::ptr_eq(&last, &hub.latest()),
+            "an update after the last"
+        );
     }
 }

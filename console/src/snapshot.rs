@@ -48,7 +48,8 @@ pub struct ThreadView {
     /// Tasks handled per second, lately.
     pub rate: f64,
     /// Busy on one task longer than the threshold without passing a checkpoint (for a
-    /// thread stopped through `on_stop` hooks: that long after its stop). Its
+    /// task that blocks by design, `ThreadInfo::blocks_by_design`: that long after its
+    /// stop). Its
     /// `last_checkpoint`, if any, says where it is.
     pub stuck: bool,
     /// Where it is in a stop: `"stopping"`, `"draining"` (tasks left), `"halted"`,

@@ -104,11 +104,21 @@ pub(crate) fn table(snapshot: &Snapshot) -> String {
     out
 }
 
-/// `text` with control characters escaped (`\u{1b}` for an escape).
+/// `text` with control characters escaped (`\u{1b}` for an escape), and the invisible
+/// ones that reorder or hide text (bidirectional overrides and isolates, zero-width
+/// characters), which could make a line say what it does not.
 fn clean(text: &str) -> String {
     text.chars()
         .flat_map(|c| {
-            let escaped: Vec<char> = if c.is_control() {
+            let hidden = matches!(
+                c,
+                '\u{061c}'
+                    | '\u{200b}'..='\u{200f}'
+                    | '\u{202a}'..='\u{202e}'
+                    | '\u{2060}'..='\u{2069}'
+                    | '\u{feff}'
+            );
+            let escaped: Vec<char> = if c.is_control() || hidden {
                 c.escape_default().collect()
             } else {
                 vec![c]

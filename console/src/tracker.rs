@@ -24,8 +24,8 @@ struct Track {
     idle: bool,
     /// When the current task began, as far as the updates saw; `None` while idle.
     since: Option<Instant>,
-    /// Whether the thread had `on_stop` hooks during this task: it blocks by design,
-    /// and is stopped through them.
+    /// Whether this task registered `on_stop` hooks (`ThreadInfo::blocks_by_design`):
+    /// it blocks by design, and is stopped through them.
     by_design: bool,
     rate: f64,
     /// When the recent updates saw how many tasks handled, the oldest first.
@@ -39,7 +39,9 @@ struct Track {
 #[derive(Debug)]
 pub(crate) struct Tracker {
     registry: Registry,
-    exits_in: mpsc::Receiver<ExitReport>,
+    /// The exits the registry tells of; `None` once the console stopped (the registry
+    /// then forgets it, rather than queue exits nobody reads).
+    exits_in: Option<mpsc::Receiver<ExitReport>>,
     threads: HashMap<u64, Track>,
     exits: VecDeque<ExitView>,
     seq: u64,
@@ -51,7 +53,7 @@ pub(crate) struct Tracker {
 impl Tracker {
     pub(crate) fn new(registry: &Registry, stuck_after: Duration, actions: bool) -> Self {
         Self {
-            exits_in: registry.monitor(),
+            exits_in: Some(registry.monitor()),
             registry: registry.clone(),
             threads: HashMap::new(),
             exits: VecDeque::new(),
@@ -66,7 +68,7 @@ impl Tracker {
     pub(crate) fn sample(&mut self) -> Snapshot {
         let now = Instant::now();
         self.update += 1;
-        while let Ok(exit) = self.exits_in.try_recv() {
+        while let Some(Ok(exit)) = self.exits_in.as_ref().map(mpsc::Receiver::try_recv) {
             self.seq += 1;
             if self.exits.len() == RECENT_EXITS {
                 self.exits.pop_front();
@@ -104,6 +106,16 @@ impl Tracker {
         }
     }
 
+    /// Stops reading the registry's exits (the console stopped).
+    pub(crate) fn stop_watching(&mut self) {
+        self.exits_in = None;
+    }
+
+    #[cfg(test)]
+    pub(crate) fn is_watching(&self) -> bool {
+        self.exits_in.is_some()
+    }
+
     /// `snapshot` with the history of each thread's queue depth: for the first event
     /// of a stream, and for `GET /threads`.
     pub(crate) fn with_history(&self, snapshot: &Snapshot) -> Snapshot {
@@ -127,7 +139,7 @@ impl Track {
             // Busy when first seen: the task began before the console knew, so its time
             // counts from now (never overstated).
             since: (!info.idle).then_some(now),
-            by_design: info.on_stop,
+            by_design: info.blocks_by_design,
             rate: 0.0,
             counts: VecDeque::from([(now, info.handled)]),
             seen: now,
@@ -154,9 +166,9 @@ impl Track {
                 .filter(|ago| *ago <= elapsed)
                 .and_then(|ago| now.checked_sub(ago));
             self.since = Some(woke.unwrap_or(now));
-            self.by_design = info.on_stop;
+            self.by_design = info.blocks_by_design;
         }
-        self.by_design |= info.on_stop;
+        self.by_design |= info.blocks_by_design;
         // The rate over the last second or so: the counts of the updates within it,
         // and the newest one before it.
         self.counts.push_back((now, info.handled));

@@ -45,21 +45,31 @@ impl BackgroundThread for Spinner {
     }
 }
 
-/// Hosts a "server" in one task, stopped through its `on_stop` hook.
+/// Hosts a "server" in one task, stopped through the `on_stop` hook the task registers;
+/// or, `early`, registers its hook in `startup` (a clean-up, say) and then blocks in its
+/// task all the same: that says nothing of the task, which is stuck.
 #[background_thread]
-struct Server;
+struct Server {
+    early: bool,
+}
 
 impl BackgroundThread for Server {
     type Task = ();
 
     fn startup(&mut self, ctx: &Context) -> Result<(), BoxError> {
-        ctx.on_stop(|| {});
+        if self.early {
+            ctx.on_stop(|| {});
+        }
         Ok(())
     }
 
     fn handle(&mut self, (): (), ctx: &Context) -> Result<(), BoxError> {
+        if !self.early {
+            ctx.on_stop(|| {});
+        }
+        // Blocked as in `accept`: no checkpoint passed.
         while !ctx.is_stopping() {
-            ctx.sleep(Duration::from_millis(5));
+            std::thread::sleep(Duration::from_millis(5));
         }
         Ok(())
     }
@@ -83,11 +93,13 @@ fn a_thread_stuck_on_one_task_is_marked_with_where_it_is_and_a_server_is_not() {
     }
     .spawn_in(&registry)
     .unwrap();
-    let server = Server.spawn_in(&registry).unwrap();
+    let server = Server { early: false }.spawn_in(&registry).unwrap();
+    let early = Server { early: true }.spawn_in(&registry).unwrap();
     let started = Instant::now();
     stuck.send(()).unwrap();
     busy.send(()).unwrap();
     server.send(()).unwrap();
+    early.send(()).unwrap();
     let by_id = |snapshot: &serde_json::Value, id: u64| {
         snapshot["threads"]
             .as_array()
@@ -96,10 +108,11 @@ fn a_thread_stuck_on_one_task_is_marked_with_where_it_is_and_a_server_is_not() {
             .find(|t| t["id"] == id)
             .cloned()
     };
-    let (stuck_id, busy_id, server_id) = (
+    let (stuck_id, busy_id, server_id, early_id) = (
         stuck.id().as_u64(),
         busy.id().as_u64(),
         server.id().as_u64(),
+        early.id().as_u64(),
     );
     let mut stream = events(console.address(), &[]);
     let seen = stream.until(|s| by_id(s, stuck_id).is_some_and(|t| t["stuck"] == true));
@@ -122,8 +135,15 @@ fn a_thread_stuck_on_one_task_is_marked_with_where_it_is_and_a_server_is_not() {
                 .is_some_and(|ms| ms >= 900.0)
     });
     assert_eq!(by_id(&later, busy_id).unwrap()["stuck"], false);
-    assert_eq!(by_id(&later, server_id).unwrap()["stuck"], false);
+    let server_seen = by_id(&later, server_id).unwrap();
+    assert_eq!(server_seen["stuck"], false, "{server_seen}");
+    assert_eq!(server_seen["blocks_by_design"], true, "{server_seen}");
     assert_eq!(by_id(&later, stuck_id).unwrap()["stuck"], true);
+    // A hook from `startup` is no licence to block: that one is stuck.
+    let early_seen = stream.until(|s| by_id(s, early_id).is_some_and(|t| t["stuck"] == true));
+    let early_record = by_id(&early_seen, early_id).unwrap();
+    assert_eq!(early_record["blocks_by_design"], false, "{early_record}");
+    assert_eq!(early_record["on_stop"], true, "{early_record}");
     release.store(true, Ordering::SeqCst);
     let after = stream.until(|s| by_id(s, stuck_id).is_some_and(|t| t["idle"] == true));
     assert_eq!(by_id(&after, stuck_id).unwrap()["stuck"], false);
@@ -131,8 +151,10 @@ fn a_thread_stuck_on_one_task_is_marked_with_where_it_is_and_a_server_is_not() {
         handle.stop();
         handle.join().unwrap();
     }
-    server.stop();
-    server.join().unwrap();
+    for handle in [server, early] {
+        handle.stop();
+        handle.join().unwrap();
+    }
     console.handle().stop();
     console.handle().join_timeout(BOUND).unwrap();
 }

@@ -82,6 +82,7 @@ pub fn thread(name: &'static str) -> ThreadBuilder {
         name,
         timing: Timing::NONE,
         singleton: false,
+        stop_last: false,
     }
 }
 
@@ -109,6 +110,7 @@ pub struct ThreadBuilder {
     name: &'static str,
     timing: Timing,
     singleton: bool,
+    stop_last: bool,
 }
 
 impl ThreadBuilder {
@@ -161,6 +163,17 @@ impl ThreadBuilder {
     pub const fn singleton(self) -> Self {
         Self {
             singleton: true,
+            ..self
+        }
+    }
+
+    /// A [`Shutdown`](crate::Shutdown) stops the thread only once every other thread
+    /// of its registry has ended and the report is written, as
+    /// [`Context::stop_last`] asks, but from before the thread starts: no shutdown can
+    /// come first. For a thread that watches the others.
+    pub const fn stop_last(self) -> Self {
+        Self {
+            stop_last: true,
             ..self
         }
     }
@@ -276,6 +289,7 @@ impl Declared for ClosureThread {
             run_at_once: true,
             restart: Restart::NEVER,
             workers: 1,
+            stop_last: builder.stop_last,
         }
     }
 

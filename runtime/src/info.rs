@@ -16,6 +16,7 @@ use crate::source::SourceInfo;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
+#[allow(clippy::struct_excessive_bools)] // independent facts, one record for observers
 pub struct ThreadInfo {
     /// The thread's name (also its OS thread name).
     pub name: &'static str,
@@ -68,10 +69,13 @@ pub struct ThreadInfo {
     /// Whether it was halted: its checkpoints unwind.
     pub halt_requested: bool,
     /// Whether it has `on_stop` hooks that a stop will run
-    /// ([`Context::on_stop`](crate::Context::on_stop)): a thread that blocks in one
-    /// `handle` by design (hosting a server) and is stopped through such a hook is not
-    /// stuck, however long its task.
+    /// ([`Context::on_stop`](crate::Context::on_stop)).
     pub on_stop: bool,
+    /// Whether the task (or tick, or call) it is in registered an `on_stop` hook: it
+    /// blocks by design (a server hosted inside one `handle`) until a stop runs the
+    /// hook, so it is not stuck however long it runs. Hooks registered in `startup` do
+    /// not count. Always `false` for a pool: its workers say it.
+    pub blocks_by_design: bool,
     /// Where and how long ago it last passed a checkpoint, if ever.
     pub last_checkpoint: Option<LastCheckpoint>,
     /// How many times a failed instance was replaced by a fresh value (`restart`).
@@ -106,6 +110,7 @@ impl ThreadInfo {
             stop_requested: control.stop_requested_ago(),
             halt_requested: control.is_halt_requested(),
             on_stop: control.has_stop_hooks(),
+            blocks_by_design: control.blocks_by_design(),
             last_checkpoint: control.halt.last_checkpoint(),
             restarts: control.restarts(),
             last_failure: control.last_failure(),

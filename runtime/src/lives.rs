@@ -175,6 +175,7 @@ pub(crate) fn make_fresh<T: BackgroundThread>(rebuild: Option<&Rebuild<T>>) -> R
 /// are stopped: no `shutdown` runs to see them go).
 pub(crate) fn start_up<T: BackgroundThread>(thread: &mut T, ctx: &Context) -> Option<SpawnFailure> {
     let failure = try_start_up(thread, ctx);
+    ctx.control().started_up();
     if failure.is_some() {
         ctx.control().stop_children();
     }

@@ -159,6 +159,7 @@ pub(crate) fn spawn_pool<T: BackgroundThread>(
         restart,
         workers,
         run_at_once,
+        stop_last,
     } = declaration;
     let (queue, mut inbox) = Queue::<Message<T>>::new(capacity);
     // A pool of closure threads runs the body once per worker, on whichever is free.
@@ -167,6 +168,9 @@ pub(crate) fn spawn_pool<T: BackgroundThread>(
     }
     // The pool's own entry has no time of its own: its workers have it.
     let pool = shared_on(Arc::clone(&queue), name, &Timing::NONE, parent, None);
+    if stop_last {
+        pool.control.set_stop_last();
+    }
     let inboxes: Vec<Inbox<Message<T>>> = (0..workers).map(|_| inbox.share()).collect();
     let tally = Arc::new(Tally::new(Arc::clone(&pool), inbox));
     let crew = crew(&pool, &tally, &queue, workers, &timing);

@@ -83,8 +83,12 @@ pub(crate) fn spawn_declared<T: BackgroundThread>(
         run_at_once,
         restart,
         workers: _,
+        stop_last,
     } = declaration;
     let (shared, inbox) = make_shared::<T>(name, capacity, &timing, run_at_once, parent);
+    if stop_last {
+        shared.control.set_stop_last();
+    }
     if let Err(failure) = registry.insert(Arc::clone(&shared) as Arc<dyn Managed>, singleton) {
         return Err(SpawnError {
             name,

@@ -249,6 +249,8 @@ pub struct Declaration {
     pub(crate) run_at_once: bool,
     pub(crate) restart: Restart,
     pub(crate) workers: usize,
+    /// Whether a shutdown stops it after the others (see `Context::stop_last`).
+    pub(crate) stop_last: bool,
 }
 
 impl Declaration {
@@ -262,6 +264,7 @@ impl Declaration {
             run_at_once: false,
             restart: T::RESTART,
             workers: T::WORKERS,
+            stop_last: false,
         }
     }
 }

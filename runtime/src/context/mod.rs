@@ -284,6 +284,11 @@ impl Context {
     /// listener, cancel the request. The thread is woken from waiting for work before
     /// the hooks run, so a hook that blocks does not keep it from ending.
     ///
+    /// A hook registered past `startup` (in `handle`, a tick or a call) also says that
+    /// this task blocks by design until a stop: observers see it in
+    /// [`ThreadInfo::blocks_by_design`](crate::ThreadInfo::blocks_by_design), and a
+    /// console does not show it stuck, however long it runs.
+    ///
     /// # Examples
     ///
     /// A thread serving a `TcpListener`, whose `accept` would otherwise keep a stop
@@ -320,14 +325,21 @@ impl Context {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn on_stop(&self, hook: impl FnOnce() + Send + 'static) {
+        self.control.mark_hooked();
         self.control.on_stop(Box::new(hook));
     }
 
     /// Asks a [`Shutdown`](crate::Shutdown) to stop this thread only once every other
     /// thread of its registry has ended and the report is written: for a thread that
     /// watches the others (a console showing the shutdown as it happens). Call it from
-    /// `startup`, so that it holds before anyone can begin a shutdown. A stop or halt
+    /// `startup`, so that it holds before anyone can begin a shutdown (a closure thread:
+    /// [`ThreadBuilder::stop_last`](crate::ThreadBuilder::stop_last)). A stop or halt
     /// from elsewhere (a handle, `stop_all`) is not delayed.
+    ///
+    /// Such a thread is not in the shutdown's report, nor in its exit code: it is
+    /// asked to stop once the report is written, and has 2 s to end (at most the
+    /// `grace`), then 1 s once halted (at most the `halt_grace`); a thread still
+    /// running then is left behind, with a warning, and `wait` returns.
     pub fn stop_last(&self) {
         self.control.set_stop_last();
     }

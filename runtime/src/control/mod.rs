@@ -13,7 +13,6 @@ use crate::outcome::{ExitReport, Outcome};
 use crate::panics::{describe, panic_message};
 use crate::queue::Closable;
 use crate::source::{OpenSource, SourceInfo, SourceReport};
-use crate::stamp::Stamp;
 use crate::sync::{AtomicU64, AtomicU8, Mutex, Ordering};
 use crate::timing::after;
 
@@ -37,13 +36,8 @@ pub(crate) struct Control {
     pub(crate) started_at: SystemTime,
     pub(crate) started: Instant,
     pub(crate) halt: Arc<HaltState>,
-    /// When the thread last woke from an idle wait for work; flagged while it sleeps
-    /// in one.
-    woken: Stamp,
-    /// How many tasks sends refused.
-    refused: AtomicU64,
-    /// Whether a shutdown stops it after the others (`Context::stop_last`).
-    stop_last: std::sync::atomic::AtomicBool,
+    /// What observers read beyond the counts (see `observed`).
+    observed: observed::Observed,
     /// When a stop (or halt) was first requested.
     stop_requested: OnceLock<Instant>,
     /// Holds a token once a stop or halt was requested, to cut interruptible waits short.
@@ -109,9 +103,7 @@ impl Control {
             started_at: SystemTime::now(),
             started,
             halt: Arc::new(HaltState::new(started)),
-            woken: Stamp::default(),
-            refused: AtomicU64::new(0),
-            stop_last: std::sync::atomic::AtomicBool::new(false),
+            observed: observed::Observed::default(),
             stop_requested: OnceLock::new(),
             interrupt: OnceLock::new(),
             on_stop: Mutex::new(Some(Vec::new())),

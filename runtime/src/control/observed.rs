@@ -1,14 +1,33 @@
 //! What observers read of a thread beyond its counts: whether it sleeps for want of
-//! work, when it last woke, how many sends it refused, how big its queue is, and how
-//! far a stop has got. Everything here is written off the hot path: a wake-up stamp
-//! when the thread goes to sleep or wakes (it waits in the kernel then anyway), a
-//! refusal count when a send fails.
+//! work, when it last woke, how many sends it refused, how big its queue is, how far a
+//! stop has got, and whether its current step blocks by design. Everything here is
+//! written off the hot path: a wake-up stamp when the thread goes to sleep or wakes (it
+//! waits in the kernel then anyway) or begins a tick or a call, a refusal count when a
+//! send fails, a mark when it registers an `on_stop` hook.
 
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use super::Control;
 use crate::queue::Watch;
-use crate::sync::Ordering;
+use crate::stamp::Stamp;
+use crate::sync::{AtomicU64, Ordering};
+
+/// A thread's state that only observers read.
+#[derive(Default)]
+pub(super) struct Observed {
+    /// When the thread last woke from an idle wait for work, or began a tick or a
+    /// call; flagged while it sleeps in an idle wait.
+    woken: Stamp,
+    /// How many tasks sends refused.
+    refused: AtomicU64,
+    /// Whether a shutdown stops it after the others (`Context::stop_last`).
+    stop_last: AtomicBool,
+    /// `handled + 1` as it was when the thread last registered an `on_stop` hook; 0 if
+    /// it did not, or did in `startup`, or began a tick or a call since. While
+    /// `handled` has not moved on, the step that registered it is still running.
+    hooked: AtomicU64,
+}
 
 /// Tells a thread's [`Control`] of its waits for work: the thread sleeps (idle), then
 /// wakes to work (busy, stamped), or its tick's deadline passed (busy, not stamped:
@@ -17,36 +36,58 @@ pub(crate) struct Idleness<'a>(pub(crate) &'a Control);
 
 impl Watch for Idleness<'_> {
     fn sleeps(&mut self) {
-        self.0.woken.flag(true);
+        self.0.observed.woken.flag(true);
     }
 
     fn woke(&mut self) {
-        self.0.woken.mark(self.0.started);
+        self.0.observed.woken.mark(self.0.started);
     }
 
     fn timed_out(&mut self) {
-        self.0.woken.flag(false);
+        self.0.observed.woken.flag(false);
     }
 }
 
 impl Control {
     /// How long ago this thread last woke from an idle wait for work.
     pub(super) fn own_last_woken_ago(&self) -> Option<Duration> {
-        self.woken.ago(self.started)
+        self.observed.woken.ago(self.started)
     }
 
     /// A tick or a call begins: stamped as a wake-up, so that observers see a new
     /// piece of work begin (a task shows in `handled`). Ticks and calls are not the
     /// per-task path.
     pub(crate) fn mark_step(&self) {
-        self.woken.mark(self.started);
+        self.observed.woken.mark(self.started);
+        self.observed.hooked.store(0, Ordering::Relaxed);
+    }
+
+    /// The thread registers an `on_stop` hook: the task, tick or call it is in blocks
+    /// by design (a server inside one `handle`), and is stopped through the hook.
+    pub(crate) fn mark_hooked(&self) {
+        let step = self.own_handled().wrapping_add(1);
+        self.observed.hooked.store(step, Ordering::Relaxed);
+    }
+
+    /// `startup` returned: the hooks it registered say nothing of the tasks.
+    pub(crate) fn started_up(&self) {
+        self.observed.hooked.store(0, Ordering::Relaxed);
+    }
+
+    /// Whether the step the thread is in (busy) registered an `on_stop` hook (see
+    /// `mark_hooked`).
+    pub(crate) fn blocks_by_design(&self) -> bool {
+        let hooked = self.observed.hooked.load(Ordering::Relaxed);
+        hooked != 0
+            && hooked == self.own_handled().wrapping_add(1)
+            && !self.observed.woken.is_flagged()
     }
 
     /// Whether the thread sleeps waiting for work (every worker, for a pool).
     pub(crate) fn is_idle(&self) -> bool {
         match self.workers() {
-            [] => self.woken.is_flagged(),
-            workers => workers.iter().all(|w| w.woken.is_flagged()),
+            [] => self.observed.woken.is_flagged(),
+            workers => workers.iter().all(|w| w.observed.woken.is_flagged()),
         }
     }
 
@@ -54,12 +95,12 @@ impl Control {
     /// queue closed).
     #[cold]
     pub(crate) fn count_refused(&self) {
-        self.refused.fetch_add(1, Ordering::Relaxed);
+        self.observed.refused.fetch_add(1, Ordering::Relaxed);
     }
 
     /// How many tasks sends refused so far.
     pub(crate) fn refused(&self) -> u64 {
-        self.refused.load(Ordering::Relaxed)
+        self.observed.refused.load(Ordering::Relaxed)
     }
 
     /// How many messages the queue holds at most, if it is bounded (for a worker: its
@@ -82,11 +123,11 @@ impl Control {
 
     /// Asks a shutdown to stop this thread after the others.
     pub(crate) fn set_stop_last(&self) {
-        self.stop_last.store(true, Ordering::Relaxed);
+        self.observed.stop_last.store(true, Ordering::Relaxed);
     }
 
     /// Whether a shutdown stops this thread after the others.
     pub(crate) fn stops_last(&self) -> bool {
-        self.stop_last.load(Ordering::Relaxed)
+        self.observed.stop_last.load(Ordering::Relaxed)
     }
 }

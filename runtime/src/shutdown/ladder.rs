@@ -22,6 +22,12 @@ use crate::registry::Remembered;
 /// those have ended a hook that still blocks is left behind.
 const HOOKS_LINGER: Duration = Duration::from_secs(1);
 
+/// How long the threads that stop last have to end once asked (at most the `grace`),
+/// then once halted (at most the `halt_grace`): they watch the others, and the report
+/// is written before they are asked.
+const LAST_GRACE: Duration = Duration::from_secs(2);
+const LAST_HALT_GRACE: Duration = Duration::from_secs(1);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
     Stopping,
@@ -185,8 +191,10 @@ impl ShutdownHandle {
     /// at the last step, prints the report to stderr and exits the process with
     /// [`ShutdownReport::exit_code`].
     ///
-    /// When it returns, every thread of the registry has ended, the `on_stop` hooks the
-    /// ladder started have finished (a hook still blocking a second after the last
+    /// When it returns, every thread of the registry has ended (but a thread that stops
+    /// last, [`Context::stop_last`](crate::Context::stop_last), still running after its
+    /// short budget, which is logged), the `on_stop` hooks the ladder started have
+    /// finished (a hook still blocking a second after the last
     /// thread ended is left running on its helper thread), and the signals the
     /// shutdown listened to take their default action again.
     pub fn wait(self) -> ShutdownReport {
@@ -217,31 +225,36 @@ impl ShutdownHandle {
         };
         let progress = registry.progress();
         progress.begin(cause.to_string(), ladder.deadline, targets.remaining);
-        loop {
-            targets.stop_next(self.config.order);
-            self.climb(&mut ladder, &mut targets, |ladder, targets| {
-                let report = ladder.report(cause, started, targets.so_far(), &earlier);
-                eprintln!("{report}");
-                std::process::exit(report.exit_code());
-            });
+        targets.stop_next(self.config.order);
+        if !self.climb(&mut ladder, &mut targets, self.config.halt_grace) {
             let report = ladder.report(cause, started, targets.so_far(), &earlier);
-            progress.end(report.to_string());
-            // The threads that stop last (a console showing this shutdown) stop now,
-            // on a ladder of their own.
-            if !targets.next_phase() {
-                // The shutdown is over: a signal now ends the process.
-                self.installed.end();
-                targets.finish_hooks(ladder.deadline.min(Instant::now() + HOOKS_LINGER));
-                return report;
-            }
-            ladder.step = Step::Stopping;
-            ladder.deadline = Instant::now() + self.config.grace;
+            eprintln!("{report}");
+            std::process::exit(report.exit_code());
         }
+        let report = ladder.report(cause, started, targets.so_far(), &earlier);
+        progress.end(report.to_string());
+        // The threads that stop last (a console showing this shutdown) stop now, on a
+        // short ladder of their own, outside the report and its exit code.
+        if targets.next_phase() {
+            ladder.step = Step::Stopping;
+            ladder.deadline = Instant::now() + LAST_GRACE.min(self.config.grace);
+            targets.stop_next(self.config.order);
+            let halt_grace = LAST_HALT_GRACE.min(self.config.halt_grace);
+            if !self.climb(&mut ladder, &mut targets, halt_grace) {
+                tracing::warn!(
+                    "shutdown: a thread that stops last is still running; not waiting for it"
+                );
+            }
+        }
+        // The shutdown is over: a signal now ends the process.
+        self.installed.end();
+        targets.finish_hooks(ladder.deadline.min(Instant::now() + HOOKS_LINGER));
+        report
     }
 
-    /// Runs the ladder until every target of the phase has ended, or calls `exit` when
-    /// the halt's grace ran out too.
-    fn climb(&self, ladder: &mut Ladder, targets: &mut Targets, exit: impl Fn(&Ladder, &Targets)) {
+    /// Runs the ladder until every target of the phase has ended (`true`), or the
+    /// `halt_grace` after the halt ran out too, or a last signal came (`false`).
+    fn climb(&self, ladder: &mut Ladder, targets: &mut Targets, halt_grace: Duration) -> bool {
         let progress = self.config.registry.progress();
         while targets.remaining > 0 {
             match self.events.recv_deadline(ladder.deadline) {
@@ -263,12 +276,13 @@ impl ShutdownHandle {
                     tracing::warn!("shutdown: halting the threads still running");
                     targets.halt_all();
                     ladder.step = Step::Halting;
-                    ladder.deadline = Instant::now() + self.config.halt_grace;
+                    ladder.deadline = Instant::now() + halt_grace;
                     progress.step(ShutdownStep::Halting, Some(ladder.deadline));
                 }
-                Step::Halting => exit(ladder, targets),
+                Step::Halting => return false,
             }
         }
+        true
     }
 }
 

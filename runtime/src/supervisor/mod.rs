@@ -364,6 +364,7 @@ impl Declared for Supervisor {
             run_at_once: false,
             restart: Restart::NEVER,
             workers: 1,
+            stop_last: false,
         }
     }
 }
