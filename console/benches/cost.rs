@@ -14,33 +14,14 @@ use std::time::{Duration, Instant};
 use threadward::Context;
 use threadward_console::Console;
 
-/// CPU time of the whole process so far (every thread's, from the scheduler).
-fn cpu() -> Duration {
-    let mut total = 0u64;
-    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
-        for task in tasks.flatten() {
-            let stat = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
-            total += stat
-                .split_whitespace()
-                .next()
-                .and_then(|ns| ns.parse::<u64>().ok())
-                .unwrap_or(0);
-        }
-    }
-    Duration::from_nanos(total)
-}
+#[path = "../tests/support/procfs.rs"]
+mod procfs;
+
+use procfs::cpu;
 
 fn switches(tids: &[String]) -> u64 {
     tids.iter()
-        .map(|tid| {
-            let status = std::fs::read_to_string(format!("/proc/self/task/{tid}/status"))
-                .unwrap_or_default();
-            status
-                .lines()
-                .filter(|line| line.contains("ctxt_switches"))
-                .filter_map(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())
-                .sum::<u64>()
-        })
+        .map(|tid| procfs::switches(tid).unwrap_or(0))
         .sum()
 }
 
@@ -68,13 +49,7 @@ fn main() {
             let tids_tx = tids_tx.clone();
             threadward::thread("idle")
                 .spawn(move |ctx: &Context| {
-                    let me = std::fs::read_link("/proc/thread-self")?;
-                    let tid = me
-                        .file_name()
-                        .and_then(|n| n.to_str())
-                        .unwrap_or_default()
-                        .to_owned();
-                    let _ = tids_tx.send(tid);
+                    let _ = tids_tx.send(procfs::current_tid()?);
                     ctx.sleep(Duration::from_secs(3600));
                     Ok(())
                 })

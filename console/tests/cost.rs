@@ -9,19 +9,13 @@ mod support;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use support::{events, BOUND};
+use support::{events, procfs, BOUND};
 use threadward::{Context, Registry};
 use threadward_console::Console;
 
 /// The context switches of the thread `tid` of this process, so far.
 fn switches(tid: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/self/task/{tid}/status"))
-        .expect("the thread's status");
-    status
-        .lines()
-        .filter(|line| line.contains("ctxt_switches"))
-        .filter_map(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .sum()
+    procfs::switches(tid).expect("the thread's status")
 }
 
 #[test]
@@ -33,13 +27,7 @@ fn pages_and_updates_wake_none_of_the_idle_threads() {
             let tids_tx = tids_tx.clone();
             threadward::thread("idle")
                 .spawn_in(&registry, move |ctx: &Context| {
-                    let me = std::fs::read_link("/proc/thread-self")?;
-                    let tid = me
-                        .file_name()
-                        .and_then(|n| n.to_str())
-                        .unwrap_or_default()
-                        .to_owned();
-                    let _ = tids_tx.send(tid);
+                    let _ = tids_tx.send(procfs::current_tid()?);
                     ctx.sleep(Duration::from_secs(600));
                     Ok(())
                 })

@@ -8,6 +8,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+pub(crate) mod procfs;
+
 /// How long any read may wait.
 pub(crate) const BOUND: Duration = Duration::from_secs(30);
 

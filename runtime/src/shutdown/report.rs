@@ -88,7 +88,9 @@ impl ShutdownReport {
         self.took
     }
 
-    /// The threads that ended, in the order they were asked to stop.
+    /// The threads that ended, in the order they were asked to stop (not those that
+    /// stop last, [`Context::stop_last`](crate::Context::stop_last): they are asked once
+    /// the report is written).
     pub fn threads(&self) -> &[ExitReport] {
         &self.threads
     }
