@@ -245,3 +245,21 @@ fn a_task_that_registers_an_on_stop_hook_blocks_by_design_until_it_ends() {
     drop(open); // a run after this one, if any, ends at once
     let _ended = ticking.join();
 }
+
+#[test]
+fn calls_and_casts_count_apart_from_the_tasks() {
+    let registry = Registry::new();
+    let (open, gate) = mpsc::channel();
+    let thread = Gated { gate }.spawn_in(&registry).unwrap();
+    thread.call(|_, _| ()).unwrap();
+    let called = thread.info();
+    assert_eq!((called.handled, called.ticks_and_calls), (0, 1));
+    thread.cast(|_, _| ()).unwrap();
+    eventually(|| thread.info(), |i| i.ticks_and_calls == 2);
+    open.send(()).unwrap();
+    thread.send(7).unwrap();
+    let tasked = eventually(|| thread.info(), |i| i.handled == 1 && i.idle);
+    assert_eq!(tasked.ticks_and_calls, 2);
+    thread.stop();
+    thread.join().unwrap();
+}

@@ -21,6 +21,7 @@ const RATE_WINDOW: Duration = Duration::from_secs(1);
 #[derive(Debug)]
 struct Track {
     handled: u64,
+    ticks_and_calls: u64,
     idle: bool,
     /// When the current task began, as far as the updates saw; `None` while idle.
     since: Option<Instant>,
@@ -135,6 +136,7 @@ impl Track {
         history.push_back(info.queue_depth);
         Self {
             handled: info.handled,
+            ticks_and_calls: info.ticks_and_calls,
             idle: info.idle,
             // Busy when first seen: the task began before the console knew, so its time
             // counts from now (never overstated).
@@ -150,20 +152,24 @@ impl Track {
 
     fn update(&mut self, info: &ThreadInfo, now: Instant) {
         let elapsed = now.saturating_duration_since(self.seen);
-        let new_task = info.handled != self.handled;
+        // How many pieces of work (tasks, ticks, calls) began since the last update.
+        let begun = info
+            .handled
+            .wrapping_add(info.ticks_and_calls)
+            .wrapping_sub(self.handled.wrapping_add(self.ticks_and_calls));
         if info.idle {
             self.since = None;
-        } else if new_task
+        } else if begun > 0
             || self.idle
             || self.since.is_none()
             || info.last_woken.is_some_and(|ago| ago < elapsed)
         {
-            // It began this task (or a tick, or a call) since the last update: if it
-            // woke or began a tick or call since, that is when; else the task began at
-            // most an update ago, and counts from now.
+            // It began this task (or tick, or call) since the last update. If it woke
+            // since and began this one piece of work, it began it then; else it began
+            // at most an update ago, and counts from now (never overstated).
             let woke = info
                 .last_woken
-                .filter(|ago| *ago <= elapsed)
+                .filter(|ago| *ago <= elapsed && begun <= 1)
                 .and_then(|ago| now.checked_sub(ago));
             self.since = Some(woke.unwrap_or(now));
             self.by_design = info.blocks_by_design;
@@ -185,6 +191,7 @@ impl Track {
             }
         }
         self.handled = info.handled;
+        self.ticks_and_calls = info.ticks_and_calls;
         self.idle = info.idle;
         self.seen = now;
         if now >= self.next_sample {

@@ -29,6 +29,10 @@ pub struct ThreadInfo {
     /// How many tasks `handle` was called with, so far (see
     /// [`ExitReport::handled`](crate::ExitReport::handled)).
     pub handled: u64,
+    /// How many ticks, calls and casts it began, so far. With `handled`, an observer
+    /// sees each new piece of work begin: a thread whose count moved is not stuck on
+    /// the same one.
+    pub ticks_and_calls: u64,
     /// How many accepted tasks and calls wait in its queue (0 for a pool's worker: the
     /// queue is the pool's, counted there).
     pub queue_depth: usize,
@@ -49,9 +53,9 @@ pub struct ThreadInfo {
         )
     )]
     pub started_at: SystemTime,
-    /// How long ago it last woke from waiting for work (idle → busy) or began a tick
-    /// or a call, if it ever did. A thread busy with task after task keeps the time of
-    /// its last such moment (the tasks count in `handled`).
+    /// How long ago it last woke from waiting for work (idle → busy), if it ever did.
+    /// A thread busy with task after task keeps the time of its last wake-up (the
+    /// tasks count in `handled`, the ticks and calls in `ticks_and_calls`).
     #[cfg_attr(
         feature = "serde",
         serde(rename = "last_woken_ms_ago", serialize_with = "serde_impls::millis")
@@ -101,6 +105,7 @@ impl ThreadInfo {
             type_name: control.type_name,
             state: control.state(),
             handled: control.handled(),
+            ticks_and_calls: control.ticks_and_calls(),
             queue_depth: control.queue_depth(),
             capacity: control.capacity(),
             refused: control.refused(),

@@ -194,7 +194,10 @@ fn drained(control: &Control) -> Served {
 /// stops within about a millisecond of its deadline.
 const UNTICKED_PACE: Duration = Duration::from_millis(16);
 
-/// Runs one message: a task through `handle`, or a `call`/`cast` job.
+/// Runs one message: a task through `handle`, or a `call`/`cast` job. Inlined: it is
+/// the loop's body, and a call per message cost a cast 5 % of its instructions.
+#[allow(clippy::inline_always)] // measured with callgrind, as the comment says
+#[inline(always)]
 fn run_message<T: BackgroundThread>(
     thread: &mut T,
     ctx: &Context,

@@ -106,6 +106,15 @@ impl Control {
             .fold(self.own_handled(), |sum, worker| sum + worker.own_handled())
     }
 
+    /// How many ticks, calls and casts the thread began (all its workers', for a pool).
+    pub(crate) fn ticks_and_calls(&self) -> u64 {
+        self.workers()
+            .iter()
+            .fold(self.own_ticks_and_calls(), |sum, worker| {
+                sum + worker.own_ticks_and_calls()
+            })
+    }
+
     /// How many times the thread was restarted (all its workers, for a pool).
     pub(crate) fn restarts(&self) -> u32 {
         self.workers()

@@ -2,8 +2,8 @@
 //! work, when it last woke, how many sends it refused, how big its queue is, how far a
 //! stop has got, and whether its current step blocks by design. Everything here is
 //! written off the hot path: a wake-up stamp when the thread goes to sleep or wakes (it
-//! waits in the kernel then anyway) or begins a tick or a call, a refusal count when a
-//! send fails, a mark when it registers an `on_stop` hook.
+//! waits in the kernel then anyway), a count when it begins a tick, a call or a cast,
+//! a refusal count when a send fails, a mark when it registers an `on_stop` hook.
 
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
@@ -16,9 +16,12 @@ use crate::sync::{AtomicU64, Ordering};
 /// A thread's state that only observers read.
 #[derive(Default)]
 pub(super) struct Observed {
-    /// When the thread last woke from an idle wait for work, or began a tick or a
-    /// call; flagged while it sleeps in an idle wait.
+    /// When the thread last woke from an idle wait for work; flagged while it sleeps
+    /// in one.
     woken: Stamp,
+    /// How many ticks, calls and casts the thread began (its tasks count in
+    /// `handled`). Written by the thread alone: a plain store.
+    ticks_and_calls: AtomicU64,
     /// How many tasks sends refused.
     refused: AtomicU64,
     /// Whether a shutdown stops it after the others (`Context::stop_last`).
@@ -54,12 +57,21 @@ impl Control {
         self.observed.woken.ago(self.started)
     }
 
-    /// A tick or a call begins: stamped as a wake-up, so that observers see a new
-    /// piece of work begin (a task shows in `handled`). Ticks and calls are not the
-    /// per-task path.
+    /// A tick, a call or a cast begins: counted, so that observers see a new piece of
+    /// work begin (a task shows in `handled`). No clock is read: a cast is a few
+    /// hundred instructions in all.
+    #[inline]
     pub(crate) fn mark_step(&self) {
-        self.observed.woken.mark(self.started);
+        let begun = self.observed.ticks_and_calls.load(Ordering::Relaxed);
+        self.observed
+            .ticks_and_calls
+            .store(begun.wrapping_add(1), Ordering::Relaxed);
         self.observed.hooked.store(0, Ordering::Relaxed);
+    }
+
+    /// How many ticks, calls and casts this thread began.
+    pub(super) fn own_ticks_and_calls(&self) -> u64 {
+        self.observed.ticks_and_calls.load(Ordering::Relaxed)
     }
 
     /// The thread registers an `on_stop` hook: the task, tick or call it is in blocks
