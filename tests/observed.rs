@@ -212,9 +212,7 @@ fn a_task_that_registers_an_on_stop_hook_blocks_by_design_until_it_ends() {
     let hosting = in_task(true);
     assert!(hosting.blocks_by_design, "{hosting:#?}");
     open.send(()).unwrap();
-    // Over once the task is: idle, then the next task.
-    let idle = eventually(|| thread.info(), |i| i.idle && i.handled == 2);
-    assert!(!idle.blocks_by_design, "{idle:#?}");
+    // Over once the task is: the next task does not block by design.
     let next = in_task(false);
     assert!(!next.blocks_by_design, "{next:#?}");
     open.send(()).unwrap();
@@ -260,6 +258,67 @@ fn calls_and_casts_count_apart_from_the_tasks() {
     thread.send(7).unwrap();
     let tasked = eventually(|| thread.info(), |i| i.handled == 1 && i.idle);
     assert_eq!(tasked.ticks_and_calls, 2);
+    thread.stop();
+    thread.join().unwrap();
+}
+
+/// Registers an `on_stop` hook in `startup` and then waits there for its gate; its
+/// task registers one too and fails, so that a restart (after a long backoff) follows.
+#[background_thread(restart = "on-failure", backoff = "1h", factory = Restarting::new)]
+struct Restarting {
+    parts: Option<(mpsc::Sender<()>, mpsc::Receiver<()>)>,
+}
+
+static RESTARTING: std::sync::Mutex<Option<(mpsc::Sender<()>, mpsc::Receiver<()>)>> =
+    std::sync::Mutex::new(None);
+
+impl Restarting {
+    fn new() -> Self {
+        Self {
+            parts: RESTARTING.lock().unwrap().take(),
+        }
+    }
+}
+
+impl BackgroundThread for Restarting {
+    type Task = ();
+
+    fn startup(&mut self, ctx: &Context) -> Result<(), BoxError> {
+        ctx.on_stop(|| {});
+        if let Some((entered, gate)) = self.parts.take() {
+            entered.send(())?;
+            gate.recv()?;
+        }
+        Ok(())
+    }
+
+    fn handle(&mut self, (): (), ctx: &Context) -> Result<(), BoxError> {
+        ctx.on_stop(|| {});
+        Err("its socket failed".into())
+    }
+}
+
+#[test]
+fn startup_and_a_failed_task_do_not_block_by_design() {
+    let registry = Registry::new();
+    let (entered_tx, entered) = mpsc::channel();
+    let (open, gate) = mpsc::channel();
+    *RESTARTING.lock().unwrap() = Some((entered_tx, gate));
+    let spawning = registry.clone();
+    let spawner = std::thread::spawn(move || Restarting::new().spawn_in(&spawning));
+    entered.recv_timeout(BOUND).unwrap();
+    // In `startup`, past its hook: that hook says nothing of a task.
+    let starting = registry.active();
+    assert!(
+        starting.iter().all(|i| !i.blocks_by_design),
+        "{starting:#?}"
+    );
+    open.send(()).unwrap();
+    let thread = spawner.join().unwrap().unwrap();
+    thread.send(()).unwrap();
+    // The task registered a hook and failed: in the backoff, nothing blocks by design.
+    let waiting = eventually(|| thread.info(), |i| i.last_failure.is_some());
+    assert!(!waiting.blocks_by_design, "{waiting:#?}");
     thread.stop();
     thread.join().unwrap();
 }

@@ -370,7 +370,8 @@ fn secure(headers: &mut HeaderMap) {
 }
 
 /// A `Host` value's name (an IPv6 address without its brackets) and port, if it names
-/// one; `None` if it is malformed.
+/// one; `None` if it is malformed (brackets around anything but an IPv6 address, a
+/// port of anything but digits).
 fn split_host(host: &str) -> Option<(&str, Option<u16>)> {
     let (name, port) = if let Some(rest) = host.strip_prefix('[') {
         let (inside, after) = rest.split_once(']')?;
@@ -384,11 +385,13 @@ fn split_host(host: &str) -> Option<(&str, Option<u16>)> {
             None => (host, None),
         }
     };
-    if name.is_empty() {
+    if name.is_empty() || (host.starts_with('[') && name.parse::<std::net::Ipv6Addr>().is_err()) {
         return None;
     }
     match port {
         None => Some((name, None)),
+        // Digits only: no sign, as `u16::from_str` would take.
+        Some(port) if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) => None,
         Some(port) => Some((name, Some(port.parse().ok()?))),
     }
 }

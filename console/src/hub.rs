@@ -79,18 +79,17 @@ impl Hub {
     }
 
     fn publish(&self, last: bool) {
-        let snapshot = {
-            let mut tracker = self.tracker();
-            // After the last update, nothing: its streams ended.
-            if self.updates.borrow().last {
-                return;
-            }
-            let snapshot = tracker.sample();
-            if last {
-                tracker.stop_watching();
-            }
-            snapshot
-        };
+        // Held until the update is handed over: a tick that sampled before the close
+        // cannot replace the last update with an older one.
+        let mut tracker = self.tracker();
+        // After the last update, nothing: its streams ended.
+        if self.updates.borrow().last {
+            return;
+        }
+        let snapshot = tracker.sample();
+        if last {
+            tracker.stop_watching();
+        }
         let ping = {
             let mut pinged = self.pinged.lock().unwrap_or_else(PoisonError::into_inner);
             let due = pinged.elapsed() >= self.settings.ping;
@@ -240,5 +239,45 @@ mod tests {
             Arc::ptr_eq(&last, &hub.latest()),
             "an update after the last"
         );
+    }
+
+    #[test]
+    fn ticks_racing_the_close_never_replace_the_last_update() {
+        let registry = Registry::new();
+        // Threads to sample, so that an update takes a moment to make.
+        let threads: Vec<_> = (0..50)
+            .map(|_| {
+                threadward_runtime::thread("idle")
+                    .spawn_in(&registry, |ctx| {
+                        ctx.sleep(Duration::from_secs(60));
+                        Ok(())
+                    })
+                    .expect("spawn")
+            })
+            .collect();
+        for _ in 0..50 {
+            let hub = Arc::new(hub(&registry));
+            let go = Arc::new(std::sync::Barrier::new(4));
+            let tickers: Vec<_> = (0..3)
+                .map(|_| {
+                    let (hub, go) = (Arc::clone(&hub), Arc::clone(&go));
+                    std::thread::spawn(move || {
+                        go.wait();
+                        for _ in 0..20 {
+                            hub.tick();
+                        }
+                    })
+                })
+                .collect();
+            go.wait();
+            hub.close();
+            for ticker in tickers {
+                ticker.join().expect("a ticker");
+            }
+            assert!(hub.latest().last, "a tick replaced the last update");
+        }
+        for thread in &threads {
+            thread.stop();
+        }
     }
 }

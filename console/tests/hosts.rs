@@ -44,6 +44,7 @@ fn only_requests_for_this_console_are_served() {
         format!("127.0.0.1:{port}"),
         format!("localhost:{port}"),
         format!("LOCALHOST:{port}"),
+        format!("[::1]:{port}"),
     ] {
         assert_eq!(with_host(&served), 200, "{served}");
     }
@@ -53,6 +54,9 @@ fn only_requests_for_this_console_are_served() {
         format!("127.0.0.1:{}", port.wrapping_add(1)),
         format!("127.0.0.1.evil.example:{port}"),
         format!("[::1]x:{port}"),
+        format!("127.0.0.1:+{port}"),
+        format!("[127.0.0.1]:{port}"),
+        "127.0.0.1:".to_owned(),
     ] {
         assert_eq!(with_host(&refused), 421, "{refused}");
     }
@@ -107,6 +111,7 @@ fn only_requests_for_this_console_are_served() {
         "ported.test:8444",
         "proxied.test:80",
         "console.test:x",
+        "[console.test]",
     ] {
         assert_eq!(with_host(refused), 421, "{refused}");
     }

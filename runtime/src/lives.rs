@@ -174,6 +174,7 @@ pub(crate) fn make_fresh<T: BackgroundThread>(rebuild: Option<&Rebuild<T>>) -> R
 /// Runs `startup`: how it failed, if it did (then the children it tied to the thread
 /// are stopped: no `shutdown` runs to see them go).
 pub(crate) fn start_up<T: BackgroundThread>(thread: &mut T, ctx: &Context) -> Option<SpawnFailure> {
+    ctx.control().starting_up();
     let failure = try_start_up(thread, ctx);
     ctx.control().started_up();
     if failure.is_some() {

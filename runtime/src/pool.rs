@@ -168,12 +168,12 @@ pub(crate) fn spawn_pool<T: BackgroundThread>(
     }
     // The pool's own entry has no time of its own: its workers have it.
     let pool = shared_on(Arc::clone(&queue), name, &Timing::NONE, parent, None);
-    if stop_last {
-        pool.control.set_stop_last();
-    }
     let inboxes: Vec<Inbox<Message<T>>> = (0..workers).map(|_| inbox.share()).collect();
     let tally = Arc::new(Tally::new(Arc::clone(&pool), inbox));
     let crew = crew(&pool, &tally, &queue, workers, &timing);
+    if stop_last {
+        pool.control.set_stop_last();
+    }
     // Only now can the pool be found: a stop or halt of it reaches every worker.
     if let Err(failure) = registry.insert(Arc::clone(&pool) as Arc<dyn Managed>, singleton) {
         return Err(SpawnError {

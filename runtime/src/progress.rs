@@ -100,9 +100,11 @@ impl Progress {
         });
     }
 
+    /// How many threads have not ended; once it has `Ended`, the count of the report's
+    /// threads stays (the threads that stop last are not counted).
     pub(crate) fn remaining(&self, remaining: usize) {
         self.with(|written| {
-            if let Some(written) = written {
+            if let Some(written) = written.as_mut().filter(|w| w.step != ShutdownStep::Ended) {
                 written.remaining = remaining;
             }
         });

@@ -50,7 +50,7 @@ impl Control {
 
     /// Does `each` to this thread, or, for a pool or a worker, to the pool and every
     /// worker.
-    fn across_pool(&self, each: fn(&Self)) {
+    pub(super) fn across_pool(&self, each: fn(&Self)) {
         if let Some(pool) = self.pool() {
             return pool.across_pool(each);
         }

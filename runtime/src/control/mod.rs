@@ -133,6 +133,8 @@ impl Control {
     /// Records what ended the instance that is being replaced (its `Display`
     /// guarded: a panic there must not keep the thread from restarting or ending).
     pub(crate) fn note_failure(&self, failure: &Outcome) {
+        // The step that failed is over: it blocks nothing any more.
+        self.started_up();
         let described = describe(failure);
         *self
             .last_failure

@@ -13,6 +13,9 @@ use crate::queue::Watch;
 use crate::stamp::Stamp;
 use crate::sync::{AtomicU64, Ordering};
 
+/// `Observed::hooked` while `startup` runs: matches no `handled + 1`.
+const IN_STARTUP: u64 = u64::MAX;
+
 /// A thread's state that only observers read.
 #[derive(Default)]
 pub(super) struct Observed {
@@ -27,8 +30,9 @@ pub(super) struct Observed {
     /// Whether a shutdown stops it after the others (`Context::stop_last`).
     stop_last: AtomicBool,
     /// `handled + 1` as it was when the thread last registered an `on_stop` hook; 0 if
-    /// it did not, or did in `startup`, or began a tick or a call since. While
-    /// `handled` has not moved on, the step that registered it is still running.
+    /// it did not, or did in `startup`, or began a tick or a call since, or the step
+    /// failed; `IN_STARTUP` while `startup` runs. While `handled` has not moved on, the
+    /// step that registered it is still running.
     hooked: AtomicU64,
 }
 
@@ -75,13 +79,21 @@ impl Control {
     }
 
     /// The thread registers an `on_stop` hook: the task, tick or call it is in blocks
-    /// by design (a server inside one `handle`), and is stopped through the hook.
+    /// by design (a server inside one `handle`), and is stopped through the hook. Not
+    /// in `startup`.
     pub(crate) fn mark_hooked(&self) {
-        let step = self.own_handled().wrapping_add(1);
-        self.observed.hooked.store(step, Ordering::Relaxed);
+        if self.observed.hooked.load(Ordering::Relaxed) != IN_STARTUP {
+            let step = self.own_handled().wrapping_add(1);
+            self.observed.hooked.store(step, Ordering::Relaxed);
+        }
     }
 
-    /// `startup` returned: the hooks it registered say nothing of the tasks.
+    /// `startup` begins: the hooks it registers say nothing of the tasks.
+    pub(crate) fn starting_up(&self) {
+        self.observed.hooked.store(IN_STARTUP, Ordering::Relaxed);
+    }
+
+    /// `startup` returned, or a step failed: no step blocks by design.
     pub(crate) fn started_up(&self) {
         self.observed.hooked.store(0, Ordering::Relaxed);
     }
@@ -133,9 +145,10 @@ impl Control {
         self.halt.is_halted()
     }
 
-    /// Asks a shutdown to stop this thread after the others.
+    /// Asks a shutdown to stop this thread after the others: for a pool or a worker,
+    /// the pool and every worker (a pool stops as one).
     pub(crate) fn set_stop_last(&self) {
-        self.observed.stop_last.store(true, Ordering::Relaxed);
+        self.across_pool(|control| control.observed.stop_last.store(true, Ordering::Relaxed));
     }
 
     /// Whether a shutdown stops this thread after the others.

@@ -221,12 +221,13 @@ impl ShutdownHandle {
                 Cause::Signal(signal) => Some(signal),
                 Cause::Triggered | Cause::Escalated { .. } => None,
             },
+            signals: u32::from(matches!(cause, Cause::Signal(_))),
             deadline: Instant::now() + self.config.grace,
         };
         let progress = registry.progress();
         progress.begin(cause.to_string(), ladder.deadline, targets.remaining);
         targets.stop_next(self.config.order);
-        if !self.climb(&mut ladder, &mut targets, self.config.halt_grace) {
+        if self.climb(&mut ladder, &mut targets, self.config.halt_grace) != Climbed::Ended {
             let report = ladder.report(cause, started, targets.so_far(), &earlier);
             eprintln!("{report}");
             std::process::exit(report.exit_code());
@@ -240,10 +241,16 @@ impl ShutdownHandle {
             ladder.deadline = Instant::now() + LAST_GRACE.min(self.config.grace);
             targets.stop_next(self.config.order);
             let halt_grace = LAST_HALT_GRACE.min(self.config.halt_grace);
-            if !self.climb(&mut ladder, &mut targets, halt_grace) {
-                tracing::warn!(
+            match self.climb(&mut ladder, &mut targets, halt_grace) {
+                Climbed::Ended => {}
+                Climbed::OutOfTime => tracing::warn!(
                     "shutdown: a thread that stops last is still running; not waiting for it"
-                );
+                ),
+                // The third signal still ends the process, with the report.
+                Climbed::Signalled => {
+                    eprintln!("{report}");
+                    std::process::exit(report.exit_code());
+                }
             }
         }
         // The shutdown is over: a signal now ends the process.
@@ -252,9 +259,9 @@ impl ShutdownHandle {
         report
     }
 
-    /// Runs the ladder until every target of the phase has ended (`true`), or the
-    /// `halt_grace` after the halt ran out too, or a last signal came (`false`).
-    fn climb(&self, ladder: &mut Ladder, targets: &mut Targets, halt_grace: Duration) -> bool {
+    /// Runs the ladder until every target of the phase has ended, or the `halt_grace`
+    /// after the halt ran out too, or a signal came while halting or was the third.
+    fn climb(&self, ladder: &mut Ladder, targets: &mut Targets, halt_grace: Duration) -> Climbed {
         let progress = self.config.registry.progress();
         while targets.remaining > 0 {
             match self.events.recv_deadline(ladder.deadline) {
@@ -266,7 +273,13 @@ impl ShutdownHandle {
                     }
                     continue;
                 }
-                Ok(Event::Signal(signal)) => ladder.last_signal = Some(signal),
+                Ok(Event::Signal(signal)) => {
+                    ladder.last_signal = Some(signal);
+                    ladder.signals += 1;
+                    if ladder.signals >= 3 || ladder.step == Step::Halting {
+                        return Climbed::Signalled;
+                    }
+                }
                 // Another supervisor giving up adds nothing: the shutdown is under way.
                 Ok(Event::Escalated(..)) => continue,
                 Ok(Event::Trigger) | Err(_) => {}
@@ -279,17 +292,30 @@ impl ShutdownHandle {
                     ladder.deadline = Instant::now() + halt_grace;
                     progress.step(ShutdownStep::Halting, Some(ladder.deadline));
                 }
-                Step::Halting => return false,
+                Step::Halting => return Climbed::OutOfTime,
             }
         }
-        true
+        Climbed::Ended
     }
+}
+
+/// How a phase of the ladder ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Climbed {
+    /// Every target of the phase ended.
+    Ended,
+    /// The halt's grace ran out.
+    OutOfTime,
+    /// A signal came while halting, or the shutdown's third.
+    Signalled,
 }
 
 /// Where a phase of the ladder is.
 struct Ladder {
     step: Step,
     last_signal: Option<i32>,
+    /// How many signals the shutdown had, its cause included.
+    signals: u32,
     /// When the step ends.
     deadline: Instant,
 }

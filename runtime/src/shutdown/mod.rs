@@ -11,6 +11,11 @@
 //!    that are stuck (state, last checkpoint, tasks still queued), to stderr and exits
 //!    the process with [`ShutdownReport::exit_code`].
 //!
+//! The threads that stop last ([`Context::stop_last`](crate::Context::stop_last)) are
+//! asked once every other thread has ended and the report is written, on a short
+//! ladder of their own (2 s, then 1 s halted), outside the report; a third signal
+//! meanwhile still ends the process.
+//!
 //! `on_stop` hooks run on helper threads, never on the ladder's, so a hook that blocks
 //! cannot hold the ladder up. Once the shutdown is over (or its handle dropped), the
 //! signals it listened to take their default action again: a Ctrl-C during the
