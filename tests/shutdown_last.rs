@@ -9,7 +9,7 @@ use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use support::{scenario, Scenario, WATCHDOG};
+use support::{print_report_names, scenario, Scenario, WATCHDOG};
 use threadward::{Pool, Shutdown};
 
 #[test]
@@ -111,12 +111,7 @@ fn scenario_last_pool() {
     });
     let report = shutdown.wait();
     observer.join().unwrap();
-    let names: Vec<&str> = report
-        .threads()
-        .iter()
-        .map(threadward::ExitReport::name)
-        .collect();
-    println!("report: {}", names.join(", "));
+    print_report_names(&report);
     std::process::exit(report.exit_code());
 }
 

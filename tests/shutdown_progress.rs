@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use support::{scenario, Scenario, WATCHDOG};
+use support::{print_report_names, scenario, Scenario, WATCHDOG};
 use threadward::{
     background_thread, BackgroundThread, BoxError, Context, Shutdown, ShutdownProgress,
     ShutdownStep,
@@ -146,12 +146,7 @@ fn scenario_stop_last() {
     });
     let report = shutdown.wait();
     observer.join().unwrap();
-    let names: Vec<&str> = report
-        .threads()
-        .iter()
-        .map(threadward::ExitReport::name)
-        .collect();
-    println!("report: {}", names.join(", "));
+    print_report_names(&report);
     let after = threadward::registry().shutdown_progress().unwrap();
     if after.step == ShutdownStep::Ended && after.report.is_some() {
         println!("after: ended");
@@ -187,12 +182,7 @@ fn scenario_stop_last_stubborn() {
     if began.elapsed() < WATCHDOG / 2 {
         println!("wait returned within its budget");
     }
-    let names: Vec<&str> = report
-        .threads()
-        .iter()
-        .map(threadward::ExitReport::name)
-        .collect();
-    println!("report: {}", names.join(", "));
+    print_report_names(&report);
     let info = stubborn.info();
     if info.stop_requested.is_some() && info.halt_requested && info.state.is_alive() {
         println!("stubborn: asked to stop, halted, alive");

@@ -5,27 +5,10 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::time::Duration;
 
-use support::{get, raw, BOUND};
+use support::{console, get, raw, stop, BOUND};
 use threadward::Registry;
-use threadward_console::{Console, Running};
-
-fn console(registry: &Registry) -> Running {
-    Console::bind("127.0.0.1:0")
-        .registry(registry)
-        .interval(Duration::from_millis(20))
-        .spawn()
-        .expect("the console starts")
-}
-
-fn stop(console: &Running) {
-    console.handle().stop();
-    console
-        .handle()
-        .join_timeout(BOUND)
-        .expect("the console stops");
-}
+use threadward_console::Console;
 
 #[test]
 fn only_requests_for_this_console_are_served() {

@@ -5,19 +5,11 @@ mod support;
 
 use std::time::Duration;
 
-use support::{events, eventually, get, request, thread, BOUND};
+use support::{console, events, eventually, get, request, stop, thread, BOUND};
 use threadward::{Context, Registry};
-use threadward_console::{Console, ConsoleError, Running};
+use threadward_console::{Console, ConsoleError};
 
 const TOKEN: &str = "0123456789abcdef-secret";
-
-fn console(registry: &Registry) -> Running {
-    Console::bind("127.0.0.1:0")
-        .registry(registry)
-        .interval(Duration::from_millis(20))
-        .spawn()
-        .expect("the console starts")
-}
 
 fn sleeper(
     registry: &Registry,
@@ -29,14 +21,6 @@ fn sleeper(
             Ok(())
         })
         .unwrap()
-}
-
-fn stop(console: &Running) {
-    console.handle().stop();
-    console
-        .handle()
-        .join_timeout(BOUND)
-        .expect("the console stops");
 }
 
 #[test]

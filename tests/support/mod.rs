@@ -170,3 +170,13 @@ pub(crate) fn assert_books(handled: &[u64], returned: &[u64], sent: u64) {
     assert_eq!(seen.len() as u64, sent, "every task is handled or returned");
     assert!(seen.iter().all(|id| *id < sent));
 }
+
+/// Prints `report: <the names of the report's threads>`, for the parent to check.
+pub(crate) fn print_report_names(report: &threadward::ShutdownReport) {
+    let names: Vec<&str> = report
+        .threads()
+        .iter()
+        .map(threadward::ExitReport::name)
+        .collect();
+    println!("report: {}", names.join(", "));
+}

@@ -225,3 +225,21 @@ pub(crate) fn eventually<T>(get: impl Fn() -> T, until: impl Fn(&T) -> bool) -> 
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// A console of `registry` on a free loopback port, updating every 20 ms.
+pub(crate) fn console(registry: &threadward::Registry) -> threadward_console::Running {
+    threadward_console::Console::bind("127.0.0.1:0")
+        .registry(registry)
+        .interval(Duration::from_millis(20))
+        .spawn()
+        .expect("the console starts")
+}
+
+/// Stops `console` and waits for it (bounded).
+pub(crate) fn stop(console: &threadward_console::Running) {
+    console.handle().stop();
+    console
+        .handle()
+        .join_timeout(BOUND)
+        .expect("the console stops");
+}
