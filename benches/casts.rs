@@ -1,14 +1,15 @@
-//! What a `cast` costs, in instructions: callgrind counts them, so the figure does not
-//! move with the machine's load. The hand-rolled baseline does the same work by hand: a
-//! boxed closure sent over a crossbeam channel to a `std::thread` that runs it.
+//! What a `cast` and a `send` cost, in instructions: callgrind counts them, so the
+//! figures do not move with the machine's load. The hand-rolled baselines do the same
+//! work by hand: a boxed closure (or a plain task) sent over a crossbeam channel to a
+//! `std::thread` that runs (or counts) it.
 //!
 //! ```text
 //! cargo bench --bench casts
 //! ```
 //!
 //! Each contender runs in a child process under `valgrind --tool=callgrind`, once with
-//! `CASTS` casts and once with none; the difference over `CASTS` is its instructions
-//! per cast (start-up and shutdown cancel out). Needs valgrind (`apt-get install
+//! `CASTS` messages and once with none; the difference over `CASTS` is its instructions
+//! per message (start-up and shutdown cancel out). Needs valgrind (`apt-get install
 //! valgrind`); without it, says so.
 
 use std::process::Command;
@@ -47,6 +48,42 @@ fn threadward(casts: u64) {
     assert_eq!(count, casts);
     counter.stop();
     counter.join().expect("join");
+}
+
+/// `sends` tasks, then one call that waits for them all.
+fn threadward_sends(sends: u64) {
+    let counter = Counter::default().spawn().expect("spawn");
+    for _ in 0..sends {
+        counter.send(()).expect("the thread runs");
+    }
+    let handled = counter.call(|_, _| ()).map(|()| counter.info().handled);
+    assert_eq!(handled.expect("a call"), sends);
+    counter.stop();
+    counter.join().expect("join");
+}
+
+/// The same by hand: `sends` tasks counted by a worker, then the count.
+fn hand_rolled_sends(sends: u64) {
+    let (tasks, inbox) = unbounded::<Option<crossbeam_channel::Sender<u64>>>();
+    let worker = std::thread::spawn(move || {
+        let mut count = 0u64;
+        while let Ok(task) = inbox.recv() {
+            match task {
+                None => count += 1,
+                Some(reply) => {
+                    let _ = reply.send(count);
+                }
+            }
+        }
+    });
+    for _ in 0..sends {
+        tasks.send(None).expect("the worker runs");
+    }
+    let (reply, answer) = unbounded();
+    tasks.send(Some(reply)).expect("the worker runs");
+    assert_eq!(answer.recv().expect("an answer"), sends);
+    drop(tasks);
+    worker.join().expect("join");
 }
 
 /// The same by hand: `casts` boxed closures, then one that answers.
@@ -101,6 +138,8 @@ fn main() {
         let casts = args.get(at + 2).and_then(|n| n.parse().ok()).unwrap_or(0);
         match args.get(at + 1).map(String::as_str) {
             Some("threadward") => threadward(casts),
+            Some("threadward-send") => threadward_sends(casts),
+            Some("hand-rolled-send") => hand_rolled_sends(casts),
             _ => hand_rolled(casts),
         }
         return;
@@ -109,18 +148,23 @@ fn main() {
         println!("casts: valgrind is not installed (apt-get install valgrind); nothing measured");
         return;
     }
-    let mut per_cast = Vec::new();
-    for contender in ["threadward", "hand-rolled"] {
-        let (Some(with), Some(without)) =
-            (instructions(contender, CASTS), instructions(contender, 0))
-        else {
-            println!("casts: callgrind gave no count for {contender}");
-            return;
-        };
-        #[allow(clippy::cast_precision_loss)] // counts far below 2^52
-        let each = with.saturating_sub(without) as f64 / CASTS as f64;
-        println!("{contender}: {each:.1} instructions per cast ({CASTS} casts)");
-        per_cast.push(each);
+    for (what, ours, theirs) in [
+        ("cast", "threadward", "hand-rolled"),
+        ("send", "threadward-send", "hand-rolled-send"),
+    ] {
+        let mut each = Vec::new();
+        for contender in [ours, theirs] {
+            let (Some(with), Some(without)) =
+                (instructions(contender, CASTS), instructions(contender, 0))
+            else {
+                println!("casts: callgrind gave no count for {contender}");
+                return;
+            };
+            #[allow(clippy::cast_precision_loss)] // counts far below 2^52
+            let per = with.saturating_sub(without) as f64 / CASTS as f64;
+            println!("{contender}: {per:.1} instructions per {what} ({CASTS} of them)");
+            each.push(per);
+        }
+        println!("{what}: threadward / hand-rolled {:.2}", each[0] / each[1]);
     }
-    println!("threadward / hand-rolled: {:.2}", per_cast[0] / per_cast[1]);
 }
