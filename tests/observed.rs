@@ -310,15 +310,63 @@ fn startup_and_a_failed_task_do_not_block_by_design() {
     // In `startup`, past its hook: that hook says nothing of a task.
     let starting = registry.active();
     assert!(
-        starting.iter().all(|i| !i.blocks_by_design),
+        !starting.is_empty() && starting.iter().all(|i| !i.blocks_by_design),
         "{starting:#?}"
     );
     open.send(()).unwrap();
     let thread = spawner.join().unwrap().unwrap();
     thread.send(()).unwrap();
-    // The task registered a hook and failed: in the backoff, nothing blocks by design.
-    let waiting = eventually(|| thread.info(), |i| i.last_failure.is_some());
+    // The task registered a hook and failed: in the backoff, nothing blocks by design,
+    // and the thread is idle (it waits, for an hour, for nothing).
+    let waiting = eventually(|| thread.info(), |i| i.last_failure.is_some() && i.idle);
     assert!(!waiting.blocks_by_design, "{waiting:#?}");
     thread.stop();
     thread.join().unwrap();
+}
+
+/// Serves "in one `handle`" until stopped, through the hook its task registers; then
+/// its `shutdown` waits for a gate.
+#[background_thread]
+struct ClosingSlowly {
+    in_shutdown: mpsc::Sender<()>,
+    gate: mpsc::Receiver<()>,
+}
+
+impl BackgroundThread for ClosingSlowly {
+    type Task = ();
+
+    fn handle(&mut self, (): (), ctx: &Context) -> Result<(), BoxError> {
+        ctx.on_stop(|| {});
+        while !ctx.is_stopping() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Ok(())
+    }
+
+    fn shutdown(&mut self, _ctx: &Context) {
+        let _ = self.in_shutdown.send(());
+        let _ = self.gate.recv_timeout(BOUND);
+    }
+}
+
+#[test]
+fn shutdown_after_a_task_that_blocks_by_design_does_not() {
+    let registry = Registry::new();
+    let (in_shutdown_tx, in_shutdown) = mpsc::channel();
+    let (open, gate) = mpsc::channel();
+    let thread = ClosingSlowly {
+        in_shutdown: in_shutdown_tx,
+        gate,
+    }
+    .spawn_in(&registry)
+    .unwrap();
+    thread.send(()).unwrap();
+    eventually(|| thread.info(), |i| i.blocks_by_design);
+    thread.stop();
+    in_shutdown.recv_timeout(BOUND).unwrap();
+    let closing = thread.info();
+    assert!(!closing.blocks_by_design, "{closing:#?}");
+    open.send(()).unwrap();
+    thread.join().unwrap();
+    assert!(!thread.info().blocks_by_design);
 }

@@ -1,7 +1,7 @@
 //! The threads that stop last (`Context::stop_last`, `ThreadBuilder::stop_last`) at the
 //! edges, each scenario in its own child process (a shutdown is process-wide): a pool
-//! that stops last stops as one, after the others; and a third signal while they stop
-//! still ends the process.
+//! that stops last stops as one, after the others; and a third request (signal or
+//! trigger) while they stop still ends the process.
 
 mod support;
 
@@ -29,29 +29,39 @@ fn a_pool_that_stops_last_stops_as_one_after_the_others() {
 }
 
 #[test]
-fn a_third_signal_while_the_last_threads_stop_ends_the_process() {
-    // The signals must come within the last threads' short budget (3 s in all): on a
-    // machine too loaded for that, `wait` returns first; tried again, a few times.
+fn a_third_request_while_the_last_threads_stop_ends_the_process() {
+    // Started by a signal (then two more), or by `trigger` (then two signals): the third
+    // request ends the process. The signals must come within the last threads' short
+    // budget (3 s in all): on a machine too loaded for that, `wait` returns first (or
+    // the signals' default action, back once it did, ends the child); tried again.
+    for name in ["scenario_last_signals", "scenario_last_triggered"] {
+        third_request_ends_the_process(name);
+    }
+}
+
+fn third_request_ends_the_process(name: &str) {
     for attempt in 1..=3 {
-        let mut child = Scenario::start("scenario_last_signals");
+        let mut child = Scenario::start(name);
         child.wait_for("ready");
-        child.signal("TERM");
+        if name == "scenario_last_signals" {
+            child.signal("TERM");
+        }
         child.wait_for("asked to stop");
         child.signal("TERM");
         child.wait_for("halted");
         child.signal("TERM");
         let (status, stderr) = child.exit_within(WATCHDOG);
-        if child.stdout.iter().any(|l| l == "wait returned") {
-            eprintln!("attempt {attempt}: the budget ran out before the third signal");
+        if status.code().is_none() || child.stdout.iter().any(|l| l == "wait returned") {
+            eprintln!("{name}, attempt {attempt}: the budget ran out before the third request");
             continue;
         }
         // The ladder printed the report and exited with its code (clean: the stubborn
         // thread is not in it).
-        assert_eq!(status.code(), Some(0), "stderr: {stderr}");
-        assert!(stderr.contains("shutdown"), "no report: {stderr}");
+        assert_eq!(status.code(), Some(0), "{name}: stderr: {stderr}");
+        assert!(stderr.contains("shutdown"), "{name}: no report: {stderr}");
         return;
     }
-    panic!("the third signal never came within the budget in 3 attempts");
+    panic!("{name}: the third request never came within the budget in 3 attempts");
 }
 
 // ---------------------------------------------------------------- the child's side
@@ -117,10 +127,21 @@ fn scenario_last_pool() {
 
 #[test]
 fn scenario_last_signals() {
-    if !scenario("scenario_last_signals") {
-        return;
+    if scenario("scenario_last_signals") {
+        stubborn_last(false);
     }
-    // Stops last, and ignores every stop and halt.
+}
+
+#[test]
+fn scenario_last_triggered() {
+    if scenario("scenario_last_triggered") {
+        stubborn_last(true);
+    }
+}
+
+/// A thread that stops last and ignores every stop and halt; a shutdown on signals,
+/// started by `trigger` if `triggered`.
+fn stubborn_last(triggered: bool) {
     let stubborn = threadward::thread("stubborn")
         .stop_last()
         .spawn(|_ctx| {
@@ -146,6 +167,9 @@ fn scenario_last_signals() {
         }
     });
     println!("ready");
+    if triggered {
+        shutdown.trigger();
+    }
     let report = shutdown.wait();
     println!("wait returned");
     std::process::exit(report.exit_code() + 7);

@@ -44,6 +44,7 @@ fn a_thread_that_stops_last_and_does_not_end_is_left_behind_out_of_the_report() 
     assert!(has("report: worker"), "{lines:#?}");
     assert!(has("stubborn: asked to stop, halted, alive"), "{lines:#?}");
     assert!(has("wait returned within its budget"), "{lines:#?}");
+    assert!(has("remaining after: 0"), "{lines:#?}");
 }
 
 #[test]
@@ -170,6 +171,16 @@ fn scenario_stop_last_stubborn() {
             Ok(())
         })
         .unwrap();
+    // And one that ends at once when stopped: it ends while the stubborn one runs.
+    let quick = threadward::thread("quick")
+        .stop_last()
+        .spawn(|ctx| {
+            while !ctx.is_stopping() {
+                ctx.sleep(Duration::from_secs(60));
+            }
+            Ok(())
+        })
+        .unwrap();
     let shutdown = Shutdown::without_signals()
         .grace(WATCHDOG)
         .halt_grace(WATCHDOG)
@@ -183,6 +194,12 @@ fn scenario_stop_last_stubborn() {
         println!("wait returned within its budget");
     }
     print_report_names(&report);
+    // Once ended, the count of threads left is the report's: the last ones ending
+    // (`quick`) or not (`stubborn`) change nothing.
+    if let Some(progress) = threadward::registry().shutdown_progress() {
+        println!("remaining after: {}", progress.remaining);
+    }
+    drop(quick);
     let info = stubborn.info();
     if info.stop_requested.is_some() && info.halt_requested && info.state.is_alive() {
         println!("stubborn: asked to stop, halted, alive");

@@ -8,7 +8,7 @@ use std::time::Duration;
 use threadward_runtime::{ClosureThread, Context, Handle, Registry, SpawnFailure};
 use tokio::sync::watch;
 
-use crate::handler::Handler;
+use crate::handler::{split_host, Handler};
 use crate::hub::{Hub, Settings};
 use crate::server::{listen, serve, Limits};
 
@@ -56,6 +56,10 @@ pub enum ConsoleError {
     /// travel in a header.
     #[error("a console's token needs at least 16 visible ASCII characters")]
     WeakToken,
+    /// A host given to [`Console::allow_host`] is not one: a name or an IP address,
+    /// with a port or not, an IPv6 address in brackets.
+    #[error("`{0}` is not a host to allow (`name`, `name:port`, `[IPv6 address]:port`)")]
+    AllowedHost(String),
     /// The update interval is zero.
     #[error("a console's update interval must be above zero")]
     ZeroInterval,
@@ -169,7 +173,8 @@ impl Console {
     /// (`console.example.com:9750`), on that port, or without a port in the request
     /// when it is 80 or 443 (a proxy in front). Both the `Host` header and the
     /// request's target, when it names a host (HTTP/2's `:authority`, a request line
-    /// in absolute form), are checked.
+    /// in absolute form), are checked. A host no request could name (`h:+80`,
+    /// `[name]`) makes `spawn` and `handler` fail with [`ConsoleError::AllowedHost`].
     pub fn allow_host(mut self, host: impl Into<String>) -> Self {
         self.hosts.push(host.into().to_ascii_lowercase());
         self
@@ -189,6 +194,9 @@ impl Console {
     fn check(&self) -> Result<(), ConsoleError> {
         if self.interval.is_zero() {
             return Err(ConsoleError::ZeroInterval);
+        }
+        if let Some(host) = self.hosts.iter().find(|host| split_host(host).is_none()) {
+            return Err(ConsoleError::AllowedHost(host.clone()));
         }
         if let Some(token) = &self.token {
             if token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic()) {

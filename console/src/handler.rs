@@ -372,7 +372,7 @@ fn secure(headers: &mut HeaderMap) {
 /// A `Host` value's name (an IPv6 address without its brackets) and port, if it names
 /// one; `None` if it is malformed (brackets around anything but an IPv6 address, a
 /// port of anything but digits).
-fn split_host(host: &str) -> Option<(&str, Option<u16>)> {
+pub(crate) fn split_host(host: &str) -> Option<(&str, Option<u16>)> {
     let (name, port) = if let Some(rest) = host.strip_prefix('[') {
         let (inside, after) = rest.split_once(']')?;
         match after {

@@ -22,6 +22,8 @@ const RATE_WINDOW: Duration = Duration::from_secs(1);
 struct Track {
     handled: u64,
     ticks_and_calls: u64,
+    /// A restart begins new work too (a fresh value's `startup`).
+    restarts: u32,
     idle: bool,
     /// When the current task began, as far as the updates saw; `None` while idle.
     since: Option<Instant>,
@@ -137,6 +139,7 @@ impl Track {
         Self {
             handled: info.handled,
             ticks_and_calls: info.ticks_and_calls,
+            restarts: info.restarts,
             idle: info.idle,
             // Busy when first seen: the task began before the console knew, so its time
             // counts from now (never overstated).
@@ -160,6 +163,7 @@ impl Track {
         if info.idle {
             self.since = None;
         } else if begun > 0
+            || info.restarts != self.restarts
             || self.idle
             || self.since.is_none()
             || info.last_woken.is_some_and(|ago| ago < elapsed)
@@ -192,6 +196,7 @@ impl Track {
         }
         self.handled = info.handled;
         self.ticks_and_calls = info.ticks_and_calls;
+        self.restarts = info.restarts;
         self.idle = info.idle;
         self.seen = now;
         if now >= self.next_sample {

@@ -295,6 +295,19 @@ fn a_console_refuses_to_start_unsafely_or_wrongly() {
         start(Console::bind("not an address")),
         Some(ConsoleError::Address { .. })
     ));
+    // A host to allow that no request could name.
+    for host in ["h:+80", "[name]", "::1", ""] {
+        let error = start(Console::bind("127.0.0.1:0").allow_host(host));
+        assert!(
+            matches!(&error, Some(ConsoleError::AllowedHost(given)) if given == host),
+            "{host}: {error:?}"
+        );
+    }
+    let mounted = Console::mounted().registry(&registry).allow_host("[name]");
+    assert!(matches!(
+        mounted.handler().err(),
+        Some(ConsoleError::AllowedHost(_))
+    ));
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let busy = Console::bind(taken.local_addr().unwrap().to_string());
     let error = start(busy).expect("the port is taken");

@@ -41,8 +41,9 @@ pub struct ThreadInfo {
     /// How many tasks sends refused, so far: the queue full (`try_send`), no room in
     /// time (`send_timeout`), or the thread stopping or ended.
     pub refused: u64,
-    /// Whether it sleeps now, waiting for work (every worker, for a pool). A thread
-    /// that is not idle is busy: in `handle`, a call, a tick, `startup` or `shutdown`.
+    /// Whether it sleeps now, waiting for work or waiting out a restart's backoff
+    /// (every worker, for a pool). A thread that is not idle is busy: in `handle`, a
+    /// call, a tick, `startup` or `shutdown`.
     pub idle: bool,
     /// When it was spawned.
     #[cfg_attr(

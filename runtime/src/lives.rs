@@ -127,9 +127,11 @@ fn wait_backoff(control: &Control, backoff: Duration) {
     let until = after(Instant::now(), backoff);
     let wake = control.deadline().map_or(until, |end| end.min(until));
     if !control.is_closed() {
+        control.backing_off(true);
         let _ = control
             .interrupt()
             .recv_timeout(wake.saturating_duration_since(Instant::now()));
+        control.backing_off(false);
     }
     control.check_deadline(Instant::now());
 }
@@ -176,7 +178,7 @@ pub(crate) fn make_fresh<T: BackgroundThread>(rebuild: Option<&Rebuild<T>>) -> R
 pub(crate) fn start_up<T: BackgroundThread>(thread: &mut T, ctx: &Context) -> Option<SpawnFailure> {
     ctx.control().starting_up();
     let failure = try_start_up(thread, ctx);
-    ctx.control().started_up();
+    ctx.control().no_step_hooked();
     if failure.is_some() {
         ctx.control().stop_children();
     }
@@ -226,6 +228,8 @@ fn serve_one<T: BackgroundThread>(thread: &mut T, life: &mut Life<'_, T>) -> Out
             life.missed,
         )
     }));
+    // Its last step is over: `shutdown`, which may follow, is no step of it.
+    control.no_step_hooked();
     match served {
         Ok(Ok(Served::Drained)) => Outcome::Stopped,
         Ok(Ok(Served::Deadline)) => Outcome::DeadlineReached,

@@ -334,7 +334,8 @@ impl Context {
     /// watches the others (a console showing the shutdown as it happens). Call it from
     /// `startup`, so that it holds before anyone can begin a shutdown (a closure thread:
     /// [`ThreadBuilder::stop_last`](crate::ThreadBuilder::stop_last)). A stop or halt
-    /// from elsewhere (a handle, `stop_all`) is not delayed.
+    /// from elsewhere (a handle, `stop_all`) is not delayed. Called on a pool's worker,
+    /// it holds for the whole pool: a pool stops as one.
     ///
     /// Such a thread is not in the shutdown's report, nor in its exit code: it is
     /// asked to stop once the report is written, and has 2 s to end (at most the

@@ -134,7 +134,7 @@ impl Control {
     /// guarded: a panic there must not keep the thread from restarting or ending).
     pub(crate) fn note_failure(&self, failure: &Outcome) {
         // The step that failed is over: it blocks nothing any more.
-        self.started_up();
+        self.no_step_hooked();
         let described = describe(failure);
         *self
             .last_failure

@@ -82,10 +82,15 @@ impl Control {
     /// by design (a server inside one `handle`), and is stopped through the hook. Not
     /// in `startup`.
     pub(crate) fn mark_hooked(&self) {
-        if self.observed.hooked.load(Ordering::Relaxed) != IN_STARTUP {
-            let step = self.own_handled().wrapping_add(1);
-            self.observed.hooked.store(step, Ordering::Relaxed);
-        }
+        let step = self.own_handled().wrapping_add(1);
+        // Not over `IN_STARTUP`: a hook from another thread (a cloned `Context`) may
+        // come as a restart's `startup` begins.
+        let _ = self
+            .observed
+            .hooked
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |hooked| {
+                (hooked != IN_STARTUP).then_some(step)
+            });
     }
 
     /// `startup` begins: the hooks it registers say nothing of the tasks.
@@ -93,9 +98,15 @@ impl Control {
         self.observed.hooked.store(IN_STARTUP, Ordering::Relaxed);
     }
 
-    /// `startup` returned, or a step failed: no step blocks by design.
-    pub(crate) fn started_up(&self) {
+    /// `startup` returned, or serving ended (the last step is over, or failed): no
+    /// step blocks by design.
+    pub(crate) fn no_step_hooked(&self) {
         self.observed.hooked.store(0, Ordering::Relaxed);
+    }
+
+    /// Waiting out a restart's backoff: shown idle meanwhile (no step runs).
+    pub(crate) fn backing_off(&self, waiting: bool) {
+        self.observed.woken.flag(waiting);
     }
 
     /// Whether the step the thread is in (busy) registered an `on_stop` hook (see

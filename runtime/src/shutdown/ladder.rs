@@ -221,7 +221,8 @@ impl ShutdownHandle {
                 Cause::Signal(signal) => Some(signal),
                 Cause::Triggered | Cause::Escalated { .. } => None,
             },
-            signals: u32::from(matches!(cause, Cause::Signal(_))),
+            // What started it was the first request.
+            requests: 1,
             deadline: Instant::now() + self.config.grace,
         };
         let progress = registry.progress();
@@ -246,8 +247,8 @@ impl ShutdownHandle {
                 Climbed::OutOfTime => tracing::warn!(
                     "shutdown: a thread that stops last is still running; not waiting for it"
                 ),
-                // The third signal still ends the process, with the report.
-                Climbed::Signalled => {
+                // The third request still ends the process, with the report.
+                Climbed::Asked => {
                     eprintln!("{report}");
                     std::process::exit(report.exit_code());
                 }
@@ -260,7 +261,8 @@ impl ShutdownHandle {
     }
 
     /// Runs the ladder until every target of the phase has ended, or the `halt_grace`
-    /// after the halt ran out too, or a signal came while halting or was the third.
+    /// after the halt ran out too, or a signal or trigger came while halting or was
+    /// the third request.
     fn climb(&self, ladder: &mut Ladder, targets: &mut Targets, halt_grace: Duration) -> Climbed {
         let progress = self.config.registry.progress();
         while targets.remaining > 0 {
@@ -273,16 +275,20 @@ impl ShutdownHandle {
                     }
                     continue;
                 }
-                Ok(Event::Signal(signal)) => {
-                    ladder.last_signal = Some(signal);
-                    ladder.signals += 1;
-                    if ladder.signals >= 3 || ladder.step == Step::Halting {
-                        return Climbed::Signalled;
+                Ok(event @ (Event::Signal(_) | Event::Trigger)) => {
+                    if let Event::Signal(signal) = event {
+                        ladder.last_signal = Some(signal);
+                    }
+                    // The third request (signal or trigger) ends the process, in either
+                    // phase; so does one while halting.
+                    ladder.requests += 1;
+                    if ladder.requests >= 3 || ladder.step == Step::Halting {
+                        return Climbed::Asked;
                     }
                 }
                 // Another supervisor giving up adds nothing: the shutdown is under way.
                 Ok(Event::Escalated(..)) => continue,
-                Ok(Event::Trigger) | Err(_) => {}
+                Err(_) => {}
             }
             match ladder.step {
                 Step::Stopping => {
@@ -306,16 +312,17 @@ enum Climbed {
     Ended,
     /// The halt's grace ran out.
     OutOfTime,
-    /// A signal came while halting, or the shutdown's third.
-    Signalled,
+    /// A signal or trigger came while halting, or was the third request.
+    Asked,
 }
 
 /// Where a phase of the ladder is.
 struct Ladder {
     step: Step,
     last_signal: Option<i32>,
-    /// How many signals the shutdown had, its cause included.
-    signals: u32,
+    /// How many times the shutdown was asked for (signals and triggers), its cause
+    /// included: the second halts, the third ends the process.
+    requests: u32,
     /// When the step ends.
     deadline: Instant,
 }

@@ -13,8 +13,8 @@
 //!
 //! The threads that stop last ([`Context::stop_last`](crate::Context::stop_last)) are
 //! asked once every other thread has ended and the report is written, on a short
-//! ladder of their own (2 s, then 1 s halted), outside the report; a third signal
-//! meanwhile still ends the process.
+//! ladder of their own (2 s, then 1 s halted), outside the report; the shutdown's
+//! third signal (or trigger, counting what started it) still ends the process then.
 //!
 //! `on_stop` hooks run on helper threads, never on the ladder's, so a hook that blocks
 //! cannot hold the ladder up. Once the shutdown is over (or its handle dropped), the
