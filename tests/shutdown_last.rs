@@ -15,12 +15,10 @@ use threadward::{Pool, Shutdown};
 #[test]
 fn a_pool_that_stops_last_stops_as_one_after_the_others() {
     let mut child = Scenario::start("scenario_last_pool");
-    let (status, stderr) = child.exit_within(WATCHDOG);
-    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    child.exits_cleanly();
     let lines = &child.stdout;
-    let has = |line: &str| lines.iter().any(|l| l == line);
-    assert!(has("pool running while slow stops"), "{lines:#?}");
-    assert!(has("report: slow"), "{lines:#?}");
+    assert!(child.printed("pool running while slow stops"), "{lines:#?}");
+    assert!(child.printed("report: slow"), "{lines:#?}");
     let after = lines
         .iter()
         .filter(|l| *l == "worker stopped after slow")

@@ -18,33 +18,32 @@ use threadward::{
 #[test]
 fn a_thread_that_stops_last_sees_the_others_ended_and_the_report() {
     let mut child = Scenario::start("scenario_stop_last");
-    let (status, stderr) = child.exit_within(WATCHDOG);
-    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
-    let lines = &child.stdout;
-    let has = |line: &str| lines.iter().any(|l| l == line);
-    assert!(has("progress: stopping, 1 left"), "{lines:#?}");
-    assert!(has("watcher during the drain: running"), "{lines:#?}");
-    assert!(
-        has("watcher stopped: worker ended, step ended, report names the worker"),
-        "{lines:#?}"
-    );
-    // The watcher stops after the report: it is not in it.
-    assert!(has("report: worker"), "{lines:#?}");
-    assert!(has("after: ended"), "{lines:#?}");
+    child.exits_cleanly();
+    for line in [
+        "progress: stopping, 1 left",
+        "watcher during the drain: running",
+        "watcher stopped: worker ended, step ended, report names the worker",
+        // The watcher stops after the report: it is not in it.
+        "report: worker",
+        "after: ended",
+    ] {
+        assert!(child.printed(line), "{line}: {:#?}", child.stdout);
+    }
 }
 
 #[test]
 fn a_thread_that_stops_last_and_does_not_end_is_left_behind_out_of_the_report() {
     let mut child = Scenario::start("scenario_stop_last_stubborn");
-    let (status, stderr) = child.exit_within(WATCHDOG);
-    // Its exit code is the report's: the stubborn watcher is not in it.
-    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
-    let lines = &child.stdout;
-    let has = |line: &str| lines.iter().any(|l| l == line);
-    assert!(has("report: worker"), "{lines:#?}");
-    assert!(has("stubborn: asked to stop, halted, alive"), "{lines:#?}");
-    assert!(has("wait returned within its budget"), "{lines:#?}");
-    assert!(has("remaining after: 0"), "{lines:#?}");
+    // Its exit code is the report's (0): the stubborn watcher is not in it.
+    child.exits_cleanly();
+    for line in [
+        "report: worker",
+        "stubborn: asked to stop, halted, alive",
+        "wait returned within its budget",
+        "remaining after: 0",
+    ] {
+        assert!(child.printed(line), "{line}: {:#?}", child.stdout);
+    }
 }
 
 #[test]

@@ -27,9 +27,6 @@ struct Track {
     idle: bool,
     /// When the current task began, as far as the updates saw; `None` while idle.
     since: Option<Instant>,
-    /// Whether this task registered `on_stop` hooks (`ThreadInfo::blocks_by_design`):
-    /// it blocks by design, and is stopped through them.
-    by_design: bool,
     rate: f64,
     /// When the recent updates saw how many tasks handled, the oldest first.
     counts: VecDeque<(Instant, u64)>,
@@ -144,7 +141,6 @@ impl Track {
             // Busy when first seen: the task began before the console knew, so its time
             // counts from now (never overstated).
             since: (!info.idle).then_some(now),
-            by_design: info.blocks_by_design,
             rate: 0.0,
             counts: VecDeque::from([(now, info.handled)]),
             seen: now,
@@ -176,9 +172,7 @@ impl Track {
                 .filter(|ago| *ago <= elapsed && begun <= 1)
                 .and_then(|ago| now.checked_sub(ago));
             self.since = Some(woke.unwrap_or(now));
-            self.by_design = info.blocks_by_design;
         }
-        self.by_design |= info.blocks_by_design;
         // The rate over the last second or so: the counts of the updates within it,
         // and the newest one before it.
         self.counts.push_back((now, info.handled));
@@ -222,7 +216,7 @@ impl Track {
             .as_ref()
             .is_none_or(|checkpoint| checkpoint.ago >= stuck_after);
         // A thread that blocks by design is held to its stop, not to its task.
-        let busy_for = if self.by_design {
+        let busy_for = if info.blocks_by_design {
             info.stop_requested.filter(|_| task.is_some())
         } else {
             task

@@ -145,6 +145,17 @@ impl Scenario {
         (status, stderr)
     }
 
+    /// Waits for the exit (bounded) and asserts that its code is 0.
+    pub(crate) fn exits_cleanly(&mut self) {
+        let (status, stderr) = self.exit_within(WATCHDOG);
+        assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    }
+
+    /// Whether the child printed `line`.
+    pub(crate) fn printed(&self, line: &str) -> bool {
+        self.stdout.iter().any(|l| l == line)
+    }
+
     pub(crate) fn ids(&self, prefix: &str) -> Vec<u64> {
         self.stdout
             .iter()

@@ -340,7 +340,8 @@ impl Context {
     /// Such a thread is not in the shutdown's report, nor in its exit code: it is
     /// asked to stop once the report is written, and has 2 s to end (at most the
     /// `grace`), then 1 s once halted (at most the `halt_grace`); a thread still
-    /// running then is left behind, with a warning, and `wait` returns.
+    /// running then is left behind, with a warning, and `wait` returns. So give such a
+    /// thread no work that must not be lost: what it leaves undone is in no report.
     pub fn stop_last(&self) {
         self.control.set_stop_last();
     }
